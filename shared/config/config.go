@@ -1,0 +1,243 @@
+// Package config loads the platform's one Config from environment variables.
+//
+// Every variable the code reads is declared once in the settings table below, so
+// the README table, local.settings.sample.json and the Bicep app settings can be
+// checked against it by tests.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Environment names the deployment stage. Local is the embedded developer mode.
+type Environment string
+
+// Known environments.
+const (
+	EnvLocal Environment = "local"
+	EnvDev   Environment = "dev"
+	EnvBeta  Environment = "beta"
+	EnvProd  Environment = "prod"
+)
+
+// Setting describes one environment variable the platform reads.
+type Setting struct {
+	Name        string
+	Default     string
+	Description string
+	Secret      bool // masked when the config is logged
+	Required    bool
+}
+
+// settings lists every environment variable the code reads, in README order.
+var settings = []Setting{
+	{Name: "APP_ENV", Default: "local", Description: "Deployment stage: local, dev, beta or prod."},
+	{Name: "LOG_LEVEL", Default: "info", Description: "Minimum log level: debug, info, warn or error."},
+	{Name: "FUNCTIONS_CUSTOMHANDLER_PORT", Default: "", Description: "Port the handler listens on; set by the Functions host. Local mode defaults to 7071."},
+	{Name: "DATABASE_URL", Required: true, Secret: true, Description: "PostgreSQL connection URL. Its user runs migrations and owns the tables; pooled connections switch to the booga_app role, which row-level security applies to."},
+	{Name: "DATABASE_MAX_CONNS", Default: "20", Description: "Maximum connections in the PostgreSQL pool."},
+	{Name: "REDIS_URL", Required: true, Secret: true, Description: "Redis URL (redis:// or rediss://) for rate limits, key-cache invalidation and the usage stream."},
+	{Name: "APIKEY_PBKDF2_ITERATIONS", Default: "600000", Description: "PBKDF2-HMAC-SHA256 iterations for new API keys (OWASP 2023 figure); stored per key."},
+	{Name: "APIKEY_CACHE_TTL", Default: "60s", Description: "How long a verified API key stays in the in-process cache."},
+	{Name: "APIKEY_ROTATION_GRACE", Default: "24h", Description: "How long the previous secret of a rotated key keeps working."},
+	{Name: "AUTH_FAILURE_LIMIT", Default: "20", Description: "Failed API-key attempts allowed per key prefix and per client address each minute before 429."},
+	{Name: "RATE_LIMIT_PER_MINUTE", Default: "600", Description: "Default per-key requests per minute for new tenants."},
+	{Name: "RATE_LIMIT_PER_HOUR", Default: "20000", Description: "Default per-key requests per hour for new tenants."},
+	{Name: "RATE_LIMIT_REDIS_DOWN", Default: "open", Description: "When Redis is unreachable: open (enforce limits per instance in memory) or closed (answer 503)."},
+	{Name: "FRONT_DOOR_ID", Default: "", Description: "Front Door profile id (X-Azure-FDID). When set, X-Azure-SocketIP is trusted only on requests carrying this id."},
+	{Name: "IDEMPOTENCY_RETENTION", Default: "24h", Description: "How long Idempotency-Key records are kept and replayed."},
+	{Name: "USAGE_FLUSH_INTERVAL", Default: "200ms", Description: "How often buffered usage records are written to the Redis stream."},
+}
+
+// Settings returns a copy of the table of every variable the code reads.
+func Settings() []Setting {
+	out := make([]Setting, len(settings))
+	copy(out, settings)
+	return out
+}
+
+// Config is the validated configuration of one process.
+type Config struct {
+	Env              Environment
+	LogLevel         slog.Level
+	Port             string
+	DatabaseURL      string
+	DatabaseMaxConns int32
+	RedisURL         string
+
+	PBKDF2Iterations    int
+	KeyCacheTTL         time.Duration
+	RotationGrace       time.Duration
+	AuthFailureLimit    int
+	RateLimitPerMinute  int
+	RateLimitPerHour    int
+	RateLimitFailClosed bool
+	FrontDoorID         string
+	IdempotencyTTL      time.Duration
+	UsageFlushInterval  time.Duration
+}
+
+// LookupFunc reads one variable; os.LookupEnv in production, a map in tests.
+type LookupFunc func(string) (string, bool)
+
+// Load reads and validates the configuration from the process environment.
+func Load() (Config, error) { return LoadFrom(os.LookupEnv) }
+
+// LoadFrom reads and validates the configuration through lookup. Every invalid
+// setting is reported, not only the first.
+func LoadFrom(lookup LookupFunc) (Config, error) {
+	r := reader{lookup: lookup}
+	c := Config{
+		Env:                Environment(r.str("APP_ENV")),
+		Port:               r.str("FUNCTIONS_CUSTOMHANDLER_PORT"),
+		DatabaseURL:        r.str("DATABASE_URL"),
+		DatabaseMaxConns:   int32(r.integer("DATABASE_MAX_CONNS", 1, 1000)),
+		RedisURL:           r.str("REDIS_URL"),
+		PBKDF2Iterations:   r.integer("APIKEY_PBKDF2_ITERATIONS", 1000, 10_000_000),
+		KeyCacheTTL:        r.duration("APIKEY_CACHE_TTL", time.Second, time.Hour),
+		RotationGrace:      r.duration("APIKEY_ROTATION_GRACE", 0, 30*24*time.Hour),
+		AuthFailureLimit:   r.integer("AUTH_FAILURE_LIMIT", 1, 100_000),
+		RateLimitPerMinute: r.integer("RATE_LIMIT_PER_MINUTE", 1, 10_000_000),
+		RateLimitPerHour:   r.integer("RATE_LIMIT_PER_HOUR", 1, 100_000_000),
+		FrontDoorID:        r.str("FRONT_DOOR_ID"),
+		IdempotencyTTL:     r.duration("IDEMPOTENCY_RETENTION", time.Minute, 30*24*time.Hour),
+		UsageFlushInterval: r.duration("USAGE_FLUSH_INTERVAL", 10*time.Millisecond, time.Minute),
+	}
+
+	switch c.Env {
+	case EnvLocal, EnvDev, EnvBeta, EnvProd:
+	default:
+		r.fail("APP_ENV", "must be local, dev, beta or prod, got %q", c.Env)
+	}
+	if err := c.LogLevel.UnmarshalText([]byte(r.str("LOG_LEVEL"))); err != nil {
+		r.fail("LOG_LEVEL", "must be debug, info, warn or error")
+	}
+	if c.Port != "" {
+		if p, err := strconv.Atoi(c.Port); err != nil || p < 1 || p > 65535 {
+			r.fail("FUNCTIONS_CUSTOMHANDLER_PORT", "must be a port number from 1 to 65535, got %q", c.Port)
+		}
+	}
+	r.url("DATABASE_URL", c.DatabaseURL, "postgres", "postgresql")
+	r.url("REDIS_URL", c.RedisURL, "redis", "rediss")
+	switch mode := r.str("RATE_LIMIT_REDIS_DOWN"); mode {
+	case "open":
+	case "closed":
+		c.RateLimitFailClosed = true
+	default:
+		r.fail("RATE_LIMIT_REDIS_DOWN", "must be open or closed, got %q", mode)
+	}
+	if c.RateLimitPerHour < c.RateLimitPerMinute {
+		r.fail("RATE_LIMIT_PER_HOUR", "must be at least RATE_LIMIT_PER_MINUTE (%d)", c.RateLimitPerMinute)
+	}
+	return c, errors.Join(r.errs...)
+}
+
+// LogValue masks secrets so the whole Config can be logged at start-up.
+func (c Config) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.String("env", string(c.Env)),
+		slog.String("log_level", c.LogLevel.String()),
+		slog.String("port", c.Port),
+		slog.String("database_url", MaskURL(c.DatabaseURL)),
+		slog.String("redis_url", MaskURL(c.RedisURL)),
+		slog.Int("pbkdf2_iterations", c.PBKDF2Iterations),
+		slog.Duration("key_cache_ttl", c.KeyCacheTTL),
+		slog.Duration("rotation_grace", c.RotationGrace),
+		slog.Bool("rate_limit_fail_closed", c.RateLimitFailClosed),
+		slog.Bool("front_door", c.FrontDoorID != ""),
+	)
+}
+
+// MaskURL removes the password from a connection URL for logging.
+func MaskURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparsable)"
+	}
+	if u.User != nil {
+		if _, has := u.User.Password(); has {
+			u.User = url.UserPassword(u.User.Username(), "xxxxx")
+		}
+	}
+	q := u.Query()
+	if q.Has("password") {
+		q.Set("password", "xxxxx")
+		u.RawQuery = q.Encode()
+	}
+	return u.String()
+}
+
+type reader struct {
+	lookup LookupFunc
+	errs   []error
+}
+
+func (r *reader) fail(name, format string, args ...any) {
+	r.errs = append(r.errs, fmt.Errorf("%s %s", name, fmt.Sprintf(format, args...)))
+}
+
+func (r *reader) setting(name string) Setting {
+	for _, s := range settings {
+		if s.Name == name {
+			return s
+		}
+	}
+	panic("config: setting " + name + " is not declared in the settings table")
+}
+
+func (r *reader) str(name string) string {
+	s := r.setting(name)
+	v, ok := r.lookup(name)
+	v = strings.TrimSpace(v)
+	if !ok || v == "" {
+		if s.Required {
+			r.fail(name, "is required: %s", s.Description)
+		}
+		return s.Default
+	}
+	return v
+}
+
+func (r *reader) integer(name string, lo, hi int) int {
+	raw := r.str(name)
+	n, err := strconv.Atoi(raw)
+	if err != nil || n < lo || n > hi {
+		r.fail(name, "must be a whole number from %d to %d, got %q", lo, hi, raw)
+		n, _ = strconv.Atoi(r.setting(name).Default)
+	}
+	return n
+}
+
+func (r *reader) duration(name string, lo, hi time.Duration) time.Duration {
+	raw := r.str(name)
+	d, err := time.ParseDuration(raw)
+	if err != nil || d < lo || d > hi {
+		r.fail(name, "must be a Go duration (such as 30s or 24h) from %s to %s, got %q", lo, hi, raw)
+		d, _ = time.ParseDuration(r.setting(name).Default)
+	}
+	return d
+}
+
+func (r *reader) url(name, raw string, schemes ...string) {
+	if raw == "" {
+		return
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		r.fail(name, "is not a valid URL")
+		return
+	}
+	for _, s := range schemes {
+		if u.Scheme == s {
+			return
+		}
+	}
+	r.fail(name, "must use the scheme %s, got %q", strings.Join(schemes, " or "), u.Scheme)
+}
