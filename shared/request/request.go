@@ -69,6 +69,7 @@ type state struct {
 	tx        TxFunc
 	clientIP  string
 	endpoint  string
+	onCommit  []func(context.Context)
 }
 
 type stateKey struct{}
@@ -124,3 +125,21 @@ func SetEndpoint(ctx context.Context, id string) { get(ctx).endpoint = id }
 
 // Endpoint returns the matched route id, such as "GET /api-management/keys".
 func Endpoint(ctx context.Context) string { return get(ctx).endpoint }
+
+// OnCommit registers fn to run after the request's transaction commits and
+// before the response is sent. Without a commit (error, rollback) it never runs.
+func OnCommit(ctx context.Context, fn func(context.Context)) {
+	s := get(ctx)
+	s.onCommit = append(s.onCommit, fn)
+}
+
+// RunCommitHooks runs the functions registered with OnCommit; the pipeline
+// calls it once after a successful commit.
+func RunCommitHooks(ctx context.Context) {
+	s := get(ctx)
+	hooks := s.onCommit
+	s.onCommit = nil
+	for _, fn := range hooks {
+		fn(ctx)
+	}
+}

@@ -143,26 +143,41 @@ CREATE POLICY tenant_isolation ON idempotency_records
 -- one key with the given public prefix and its tenant's limits.
 CREATE FUNCTION auth_find_api_key(p_prefix text)
 RETURNS TABLE (
-    id text, tenant_id text, tenant_type text, name text,
+    id text, tenant_id text, name text, prefix text,
     secret_hash bytea, secret_salt bytea, iterations integer,
     previous_hash bytea, previous_salt bytea, previous_iterations integer, previous_expires_at timestamptz,
     scopes text[], allowed_ips text[],
     rate_limit_per_minute integer, rate_limit_per_hour integer,
-    expires_at timestamptz, revoked_at timestamptz
+    expires_at timestamptz, created_by text, created_at timestamptz, updated_at timestamptz,
+    rotated_at timestamptz, last_used_at timestamptz, revoked_at timestamptz,
+    tenant_type text, tenant_rate_limit_per_minute integer, tenant_rate_limit_per_hour integer
 )
 LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp
 AS $$
-    SELECT k.id, k.tenant_id, t.type, k.name,
+    SELECT k.id, k.tenant_id, k.name, k.prefix,
            k.secret_hash, k.secret_salt, k.iterations,
            k.previous_hash, k.previous_salt, k.previous_iterations, k.previous_expires_at,
            k.scopes, k.allowed_ips,
-           coalesce(k.rate_limit_per_minute, t.rate_limit_per_minute),
-           coalesce(k.rate_limit_per_hour, t.rate_limit_per_hour),
-           k.expires_at, k.revoked_at
+           k.rate_limit_per_minute, k.rate_limit_per_hour,
+           k.expires_at, k.created_by, k.created_at, k.updated_at,
+           k.rotated_at, k.last_used_at, k.revoked_at,
+           t.type, t.rate_limit_per_minute, t.rate_limit_per_hour
     FROM api_keys k JOIN tenants t ON t.id = k.tenant_id
     WHERE k.prefix = p_prefix
 $$;
 REVOKE ALL ON FUNCTION auth_find_api_key(text) FROM PUBLIC;
+
+-- last_used_at is written in batches by the verifier, outside any request's
+-- tenant transaction. Only ever moves the time forward.
+CREATE FUNCTION auth_touch_api_keys(p_ids text[], p_at timestamptz[])
+RETURNS void
+LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = public, pg_temp
+AS $$
+    UPDATE api_keys k SET last_used_at = u.at
+    FROM unnest(p_ids, p_at) AS u(id, at)
+    WHERE k.id = u.id AND (k.last_used_at IS NULL OR k.last_used_at < u.at)
+$$;
+REVOKE ALL ON FUNCTION auth_touch_api_keys(text[], timestamptz[]) FROM PUBLIC;
 
 -- Tenants are listed by the operator command line, which also runs as booga_app.
 CREATE FUNCTION admin_list_tenants()
@@ -176,9 +191,11 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO booga_app
 GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO booga_app;
 GRANT EXECUTE ON FUNCTION auth_find_api_key(text) TO booga_app;
 GRANT EXECUTE ON FUNCTION admin_list_tenants() TO booga_app;
+GRANT EXECUTE ON FUNCTION auth_touch_api_keys(text[], timestamptz[]) TO booga_app;
 
 -- +goose Down
 DROP FUNCTION admin_list_tenants();
+DROP FUNCTION auth_touch_api_keys(text[], timestamptz[]);
 DROP FUNCTION auth_find_api_key(text);
 DROP TABLE queue_messages;
 DROP TABLE idempotency_records;

@@ -1,0 +1,375 @@
+package apikeys
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/booga-enterprise/functions/shared/problem"
+	"github.com/booga-enterprise/functions/shared/request"
+)
+
+// maxCacheEntries bounds the verification cache; past it, arbitrary entries
+// are evicted (they only cost one more PBKDF2 run).
+const maxCacheEntries = 100_000
+
+// failureWindow is the window of the failed-attempt throttle.
+const failureWindow = time.Minute
+
+// Verified is the result of a successful verification.
+type Verified struct {
+	Principal *request.Principal
+	Key       Key
+}
+
+type cacheEntry struct {
+	verified   Verified
+	validUntil time.Time
+}
+
+// VerifierOptions configures a Verifier.
+type VerifierOptions struct {
+	CacheTTL     time.Duration
+	FailureLimit int    // failed attempts per key prefix and per client address per minute
+	RedisPrefix  string // prefix of every Redis key and channel, for isolation in tests
+	Now          func() time.Time
+	Logger       *slog.Logger
+}
+
+// Verifier authenticates presented keys. A verified key is cached under the
+// SHA-256 of the presented string, so PBKDF2 runs once per key per CacheTTL.
+// Revoke and rotate evict the entry here and, through Redis pub/sub, on every
+// other instance.
+type Verifier struct {
+	pool *pgxpool.Pool
+	rdb  redis.UniversalClient
+	opts VerifierOptions
+
+	mu    sync.RWMutex
+	cache map[[32]byte]*cacheEntry
+	byKey map[string]map[[32]byte]struct{}
+
+	touchMu sync.Mutex
+	touched map[string]time.Time
+
+	failMu     sync.Mutex
+	localFails map[string]*localCounter
+}
+
+type localCounter struct {
+	count int
+	until time.Time
+}
+
+// NewVerifier returns a Verifier. Call Run to receive invalidations from
+// other instances and to write last_used_at.
+func NewVerifier(pool *pgxpool.Pool, rdb redis.UniversalClient, opts VerifierOptions) *Verifier {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.CacheTTL <= 0 {
+		opts.CacheTTL = time.Minute
+	}
+	if opts.FailureLimit <= 0 {
+		opts.FailureLimit = 20
+	}
+	return &Verifier{
+		pool: pool, rdb: rdb, opts: opts,
+		cache:      map[[32]byte]*cacheEntry{},
+		byKey:      map[string]map[[32]byte]struct{}{},
+		touched:    map[string]time.Time{},
+		localFails: map[string]*localCounter{},
+	}
+}
+
+func (v *Verifier) channel() string { return v.opts.RedisPrefix + "apikeys:invalidate" }
+
+var errInvalidKey = &problem.Error{Code: problem.CodeUnauthenticated,
+	Detail: "The API key is invalid or revoked. Send a valid key as 'Authorization: Bearer <key>' or 'X-API-Key: <key>'."}
+
+// Verify authenticates a presented key for a request from clientIP.
+func (v *Verifier) Verify(ctx context.Context, presented, clientIP string) (Verified, error) {
+	now := v.opts.Now()
+	fp := Fingerprint(presented)
+
+	v.mu.RLock()
+	e := v.cache[fp]
+	v.mu.RUnlock()
+	if e != nil && now.Before(e.validUntil) {
+		if err := checkUsable(e.verified.Key, now); err != nil {
+			return Verified{}, err
+		}
+		v.touch(e.verified.Key.ID, now)
+		return e.verified, nil
+	}
+
+	prefix, secret, ok := Parse(presented)
+	if !ok {
+		v.recordFailure(ctx, "", clientIP)
+		return Verified{}, errInvalidKey
+	}
+	if retry, throttled := v.throttled(ctx, prefix, clientIP); throttled {
+		return Verified{}, &problem.Error{Code: problem.CodeRateLimited, RetryAfter: retry,
+			Detail: "Too many failed API-key attempts from this address or for this key. Wait before retrying."}
+	}
+
+	stored, err := findByPrefix(ctx, v.pool, prefix, now)
+	if errors.Is(err, ErrNotFound) {
+		v.recordFailure(ctx, prefix, clientIP)
+		return Verified{}, errInvalidKey
+	}
+	if err != nil {
+		return Verified{}, problem.Wrap(err, "verify api key")
+	}
+
+	validUntil := now.Add(v.opts.CacheTTL)
+	switch {
+	case stored.Current.Matches(secret):
+	case stored.PreviousUntil != nil && now.Before(*stored.PreviousUntil) && stored.Previous.Matches(secret):
+		if stored.PreviousUntil.Before(validUntil) {
+			validUntil = *stored.PreviousUntil
+		}
+	default:
+		v.recordFailure(ctx, prefix, clientIP)
+		return Verified{}, errInvalidKey
+	}
+	if err := checkUsable(stored.Key, now); err != nil {
+		return Verified{}, err
+	}
+
+	verified := Verified{Key: stored.Key, Principal: &request.Principal{
+		Kind:               request.KindAPIKey,
+		ID:                 stored.ID,
+		TenantID:           stored.TenantID,
+		TenantType:         request.TenantType(stored.TenantType),
+		Scopes:             stored.Scopes,
+		RateLimitPerMinute: valueOr(stored.RateLimitPerMinute, stored.TenantPerMinute),
+		RateLimitPerHour:   valueOr(stored.RateLimitPerHour, stored.TenantPerHour),
+		AllowedIPs:         stored.AllowedIPs,
+		ExpiresAt:          stored.ExpiresAt,
+	}}
+	v.store(fp, verified, validUntil)
+	v.touch(stored.ID, now)
+	return verified, nil
+}
+
+func valueOr(p *int, fallback int) int {
+	if p != nil {
+		return *p
+	}
+	return fallback
+}
+
+func checkUsable(k Key, now time.Time) error {
+	if k.RevokedAt != nil {
+		return errInvalidKey
+	}
+	if k.ExpiresAt != nil && !now.Before(*k.ExpiresAt) {
+		return problem.New(problem.CodeUnauthenticated, "The API key expired at %s. Create a new key or extend this one's expires_at.", k.ExpiresAt.UTC().Format(time.RFC3339))
+	}
+	return nil
+}
+
+func (v *Verifier) store(fp [32]byte, verified Verified, until time.Time) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if len(v.cache) >= maxCacheEntries {
+		for k, e := range v.cache {
+			delete(v.cache, k)
+			delete(v.byKey[e.verified.Key.ID], k)
+			if len(v.cache) < maxCacheEntries*9/10 {
+				break
+			}
+		}
+	}
+	v.cache[fp] = &cacheEntry{verified: verified, validUntil: until}
+	set := v.byKey[verified.Key.ID]
+	if set == nil {
+		set = map[[32]byte]struct{}{}
+		v.byKey[verified.Key.ID] = set
+	}
+	set[fp] = struct{}{}
+}
+
+// Cached returns the metadata of a key this instance has verified and still caches.
+func (v *Verifier) Cached(_ context.Context, keyID string) (Key, bool) {
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	for fp := range v.byKey[keyID] {
+		if e := v.cache[fp]; e != nil {
+			return e.verified.Key, true
+		}
+	}
+	return Key{}, false
+}
+
+// Evict drops this instance's cached verifications of a key.
+func (v *Verifier) Evict(keyID string) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	for fp := range v.byKey[keyID] {
+		delete(v.cache, fp)
+	}
+	delete(v.byKey, keyID)
+}
+
+// Invalidate evicts a key here and tells every other instance to do the
+// same. Call it after the transaction that revoked or rotated the key commits.
+func (v *Verifier) Invalidate(ctx context.Context, keyID string) {
+	v.Evict(keyID)
+	if err := v.rdb.Publish(ctx, v.channel(), keyID).Err(); err != nil {
+		// Other instances then drop the entry when its TTL ends.
+		v.opts.Logger.WarnContext(ctx, "publish api key invalidation failed", "key_id", keyID, "error", err)
+	}
+}
+
+// Run receives invalidations from other instances and writes last_used_at
+// every flushEvery, until ctx ends.
+func (v *Verifier) Run(ctx context.Context, flushEvery time.Duration) {
+	sub := v.rdb.Subscribe(ctx, v.channel())
+	defer sub.Close()
+	messages := sub.Channel()
+	ticker := time.NewTicker(flushEvery)
+	defer ticker.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			flushCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			v.FlushLastUsed(flushCtx)
+			cancel()
+			return
+		case m, ok := <-messages:
+			if ok {
+				v.Evict(m.Payload)
+			}
+		case <-ticker.C:
+			v.FlushLastUsed(ctx)
+		}
+	}
+}
+
+func (v *Verifier) touch(keyID string, at time.Time) {
+	v.touchMu.Lock()
+	if at.After(v.touched[keyID]) {
+		v.touched[keyID] = at
+	}
+	v.touchMu.Unlock()
+}
+
+// FlushLastUsed writes the buffered last-use times in one statement, so
+// last_used_at trails real use by at most the flush interval.
+func (v *Verifier) FlushLastUsed(ctx context.Context) {
+	v.touchMu.Lock()
+	pending := v.touched
+	v.touched = map[string]time.Time{}
+	v.touchMu.Unlock()
+	if len(pending) == 0 {
+		return
+	}
+	keys := make([]string, 0, len(pending))
+	times := make([]time.Time, 0, len(pending))
+	for k, t := range pending {
+		keys = append(keys, k)
+		times = append(times, t)
+	}
+	if _, err := v.pool.Exec(ctx, `SELECT auth_touch_api_keys($1, $2)`, keys, times); err != nil {
+		v.opts.Logger.WarnContext(ctx, "write api key last_used_at failed", "keys", len(keys), "error", err)
+		v.touchMu.Lock()
+		for k, t := range pending {
+			if t.After(v.touched[k]) {
+				v.touched[k] = t
+			}
+		}
+		v.touchMu.Unlock()
+	}
+}
+
+func (v *Verifier) failureKeys(prefix, clientIP string) []string {
+	var keys []string
+	if prefix != "" {
+		keys = append(keys, v.opts.RedisPrefix+"authfail:prefix:"+prefix)
+	}
+	if clientIP != "" {
+		keys = append(keys, v.opts.RedisPrefix+"authfail:ip:"+clientIP)
+	}
+	return keys
+}
+
+// throttled reports whether the prefix or the address has used up its failed
+// attempts. It is checked before PBKDF2 runs, so a flood of wrong keys costs a
+// Redis read each, not a hash. A valid key that is already cached is never
+// throttled, so guessing at a prefix cannot lock its owner out.
+func (v *Verifier) throttled(ctx context.Context, prefix, clientIP string) (time.Duration, bool) {
+	keys := v.failureKeys(prefix, clientIP)
+	counts, err := v.rdb.MGet(ctx, keys...).Result()
+	if err != nil {
+		return v.localThrottled(keys)
+	}
+	for i, c := range counts {
+		s, _ := c.(string)
+		var n int
+		_, _ = fmt.Sscan(s, &n)
+		if n >= v.opts.FailureLimit {
+			ttl, err := v.rdb.PTTL(ctx, keys[i]).Result()
+			if err != nil || ttl <= 0 {
+				ttl = failureWindow
+			}
+			return ttl, true
+		}
+	}
+	return 0, false
+}
+
+func (v *Verifier) recordFailure(ctx context.Context, prefix, clientIP string) {
+	keys := v.failureKeys(prefix, clientIP)
+	_, err := v.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for _, k := range keys {
+			p.Incr(ctx, k)
+			p.ExpireNX(ctx, k, failureWindow)
+		}
+		return nil
+	})
+	if err != nil {
+		v.localRecord(keys)
+	}
+}
+
+// localThrottled and localRecord keep the throttle per instance while Redis
+// is unreachable.
+func (v *Verifier) localThrottled(keys []string) (time.Duration, bool) {
+	now := v.opts.Now()
+	v.failMu.Lock()
+	defer v.failMu.Unlock()
+	for _, k := range keys {
+		if c := v.localFails[k]; c != nil && now.Before(c.until) && c.count >= v.opts.FailureLimit {
+			return c.until.Sub(now), true
+		}
+	}
+	return 0, false
+}
+
+func (v *Verifier) localRecord(keys []string) {
+	now := v.opts.Now()
+	v.failMu.Lock()
+	defer v.failMu.Unlock()
+	if len(v.localFails) > maxCacheEntries {
+		v.localFails = map[string]*localCounter{}
+	}
+	for _, k := range keys {
+		c := v.localFails[k]
+		if c == nil || !now.Before(c.until) {
+			c = &localCounter{until: now.Add(failureWindow)}
+			v.localFails[k] = c
+		}
+		c.count++
+	}
+}

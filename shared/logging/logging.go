@@ -1,0 +1,42 @@
+// Package logging builds the process's slog logger: JSON lines on stderr,
+// with the request id, tenant id and key id of the request added to every
+// line logged with its context.
+package logging
+
+import (
+	"context"
+	"io"
+	"log/slog"
+)
+
+type attrsKey struct{}
+
+// With returns ctx carrying attrs, which every log line written with ctx adds.
+func With(ctx context.Context, attrs ...slog.Attr) context.Context {
+	prev, _ := ctx.Value(attrsKey{}).([]slog.Attr)
+	next := make([]slog.Attr, 0, len(prev)+len(attrs))
+	next = append(append(next, prev...), attrs...)
+	return context.WithValue(ctx, attrsKey{}, next)
+}
+
+type contextHandler struct{ slog.Handler }
+
+func (h contextHandler) Handle(ctx context.Context, r slog.Record) error {
+	if attrs, ok := ctx.Value(attrsKey{}).([]slog.Attr); ok {
+		r.AddAttrs(attrs...)
+	}
+	return h.Handler.Handle(ctx, r)
+}
+
+func (h contextHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return contextHandler{h.Handler.WithAttrs(attrs)}
+}
+
+func (h contextHandler) WithGroup(name string) slog.Handler {
+	return contextHandler{h.Handler.WithGroup(name)}
+}
+
+// New returns a JSON logger writing to w at the given minimum level.
+func New(w io.Writer, level slog.Level) *slog.Logger {
+	return slog.New(contextHandler{slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level})})
+}
