@@ -1,0 +1,146 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	goredis "github.com/redis/go-redis/v9"
+
+	apimanagement "github.com/booga-enterprise/functions/functions/api-management"
+	"github.com/booga-enterprise/functions/functions/health"
+	"github.com/booga-enterprise/functions/infra/postgres"
+	"github.com/booga-enterprise/functions/infra/redis"
+	"github.com/booga-enterprise/functions/shared/apikeys"
+	"github.com/booga-enterprise/functions/shared/config"
+	"github.com/booga-enterprise/functions/shared/idempotency"
+	"github.com/booga-enterprise/functions/shared/platform"
+	"github.com/booga-enterprise/functions/shared/ratelimit"
+	"github.com/booga-enterprise/functions/shared/registry"
+	"github.com/booga-enterprise/functions/shared/usage"
+)
+
+// app is every long-lived dependency of one process.
+type app struct {
+	cfg      config.Config
+	logger   *slog.Logger
+	pool     *pgxpool.Pool
+	rdb      *goredis.Client
+	keys     *apikeys.Service
+	verifier *apikeys.Verifier
+	limiter  *ratelimit.Limiter
+	usage    *usage.Recorder
+	registry *registry.Registry
+	server   *platform.Server
+	// redisPrefix isolates tests that share one Redis; empty in production.
+	redisPrefix string
+}
+
+// appOptions are the seams tests use: a clock for rate-limit windows and
+// expiry, and a Redis key prefix so parallel tests share one Redis.
+type appOptions struct {
+	Now         func() time.Time
+	RedisPrefix string
+}
+
+// newApp connects to PostgreSQL and Redis and registers every route. It does
+// not wait for either service: requests fail, and /api/health says which is
+// down, until they answer.
+func newApp(ctx context.Context, cfg config.Config) (*app, error) {
+	return newAppWith(ctx, cfg, appOptions{})
+}
+
+func newAppWith(ctx context.Context, cfg config.Config, opts appOptions) (*app, error) {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	a := &app{cfg: cfg, logger: slog.Default()}
+	var err error
+	a.pool, err = postgres.Open(ctx, cfg.DatabaseURL, postgres.Options{MaxConns: cfg.DatabaseMaxConns})
+	if err != nil {
+		return nil, err
+	}
+	a.rdb, err = redis.Open(cfg.RedisURL, nil)
+	if err != nil {
+		a.pool.Close()
+		return nil, err
+	}
+
+	a.registry = registry.New()
+	a.keys = &apikeys.Service{Iterations: cfg.PBKDF2Iterations, RotationGrace: cfg.RotationGrace,
+		Capabilities: a.registry.Capabilities, Now: opts.Now}
+	a.verifier = apikeys.NewVerifier(a.pool, a.rdb, apikeys.VerifierOptions{CacheTTL: cfg.KeyCacheTTL,
+		FailureLimit: cfg.AuthFailureLimit, RedisPrefix: opts.RedisPrefix, Now: opts.Now})
+	a.limiter = ratelimit.New(a.rdb, ratelimit.Options{FailClosed: cfg.RateLimitFailClosed, KeyPrefix: opts.RedisPrefix, Clock: opts.Now})
+	a.usage = usage.NewRecorder(a.rdb, a.pool, usage.RecorderOptions{FlushInterval: cfg.UsageFlushInterval,
+		Stream: opts.RedisPrefix + usage.DefaultStream})
+
+	(&health.Handler{Pool: a.pool, Redis: a.rdb}).Register(a.registry)
+	keyHandlers := &apimanagement.Handlers{Keys: a.keys, Verifier: a.verifier, Invalidator: invalidator{a}}
+	keyHandlers.Register(a.registry)
+	apimanagement.RegisterUsage(a.registry)
+
+	a.server = &platform.Server{
+		Registry:    a.registry,
+		Pool:        a.pool,
+		Keys:        a.verifier,
+		Limiter:     a.limiter,
+		Usage:       a.usage,
+		Idempotency: &idempotency.Store{Pool: a.pool, Retention: cfg.IdempotencyTTL, Now: opts.Now},
+		FrontDoorID: cfg.FrontDoorID,
+		Now:         opts.Now,
+		Logger:      a.logger,
+	}
+	a.redisPrefix = opts.RedisPrefix
+	return a, nil
+}
+
+// invalidator makes a revoke or rotate take effect on every instance at once.
+type invalidator struct{ a *app }
+
+func (i invalidator) Invalidate(ctx context.Context, keyID string, revoked bool) {
+	if revoked {
+		if err := i.a.limiter.MarkRevoked(ctx, keyID, i.a.cfg.KeyCacheTTL+time.Minute); err != nil {
+			i.a.logger.WarnContext(ctx, "mark api key revoked in Redis failed", "key_id", keyID, "error", err)
+		}
+	}
+	i.a.verifier.Invalidate(ctx, keyID)
+}
+
+// handler routes /api/... to the API and everything else to the
+// custom-handler invocation endpoint (POST /{FunctionName}, and the host's
+// probe of /).
+func (a *app) handler() http.Handler {
+	api := a.server.APIHandler()
+	invocations := a.invocationHandler()
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/api/") || r.URL.Path == "/api" {
+			api.ServeHTTP(w, r)
+			return
+		}
+		invocations.ServeHTTP(w, r)
+	})
+}
+
+// background starts the work every serving process does besides requests.
+func (a *app) background(ctx context.Context) {
+	go a.verifier.Run(ctx, 30*time.Second)
+}
+
+func (a *app) close() {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := a.usage.Close(ctx); err != nil {
+		a.logger.Warn("flush usage records failed", "error", err)
+	}
+	a.verifier.FlushLastUsed(ctx)
+	_ = a.rdb.Close()
+	a.pool.Close()
+}
+
+func apiKeyRequest(name string, scopes []string) apikeys.CreateRequest {
+	return apikeys.CreateRequest{Name: name, Scopes: scopes}
+}

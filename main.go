@@ -1,0 +1,93 @@
+// Command handler is the Booga Enterprise Functions custom handler: the one
+// binary the Azure Functions host starts, and the local mode and operator
+// command line.
+//
+//	handler                 serve the Functions host on FUNCTIONS_CUSTOMHANDLER_PORT
+//	handler dev             local mode: migrate, serve on :7071, run timers and the queue
+//	handler migrate         apply database migrations
+//	handler tenants create  --name NAME --type corporate|developer [--email ADDRESS]
+//	handler tenants list
+//	handler keys create     --tenant ID --name NAME [--scopes a:b,c:d]
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/booga-enterprise/functions/shared/config"
+	"github.com/booga-enterprise/functions/shared/logging"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		if errors.Is(err, errUsage) {
+			os.Exit(2)
+		}
+		os.Exit(1)
+	}
+}
+
+var errUsage = errors.New("usage")
+
+const usage = `usage: handler [command]
+
+Commands:
+  (none)            serve the Azure Functions host on FUNCTIONS_CUSTOMHANDLER_PORT
+  dev               local mode: migrate, serve on port 7071 (or FUNCTIONS_CUSTOMHANDLER_PORT),
+                    fire timer functions and drain the local queue
+  migrate           apply pending database migrations
+  tenants create    --name NAME --type corporate|developer [--email ADDRESS]
+  tenants list
+  keys create       --tenant ID --name NAME [--scopes CAPABILITY,...]
+  openapi           [--plugin NAME] [--format json|yaml] [--out DIR]
+  sdk LANGUAGE      [--out DIR]
+
+Configuration comes from environment variables; see README.md.
+`
+
+// run loads the configuration and dispatches the command.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	cfg, cfgErr := config.Load()
+	logger := logging.New(stderr, cfg.LogLevel)
+	slog.SetDefault(logger)
+
+	command := ""
+	if len(args) > 0 {
+		command = args[0]
+	}
+	if command == "help" || command == "-h" || command == "--help" {
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	if cfgErr != nil {
+		logger.Error("invalid configuration", "error", cfgErr)
+		return cfgErr
+	}
+
+	var err error
+	switch command {
+	case "":
+		err = serveHost(ctx, cfg, logger)
+	case "dev":
+		err = serveLocal(ctx, cfg, logger, stdout)
+	case "migrate":
+		err = migrate(ctx, cfg)
+	case "tenants", "keys", "openapi", "sdk":
+		err = runCLI(ctx, cfg, args, stdout)
+	default:
+		fmt.Fprintf(stderr, "unknown command %q\n\n%s", command, usage)
+		return errUsage
+	}
+	if err != nil && !errors.Is(err, errUsage) {
+		logger.Error("command failed", "command", command, "error", err)
+	}
+	return err
+}
