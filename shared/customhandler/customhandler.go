@@ -3,8 +3,8 @@
 //
 // The Functions host POSTs such an invocation to /{FunctionName} with the JSON
 // body {"Data": {...}, "Metadata": {...}} and reads {"Outputs": {...},
-// "Logs": [...], "ReturnValue": ...} from a 2xx answer. Any other status is a
-// failed invocation, so Service Bus abandons and later redelivers the message.
+// "Logs": [...], "ReturnValue": ...} from a 2xx response. Any other status is a
+// failed invocation, so Service Bus abandons the message and redelivers it.
 //
 // The shapes below follow the host's own serializer
 // (ScriptInvocationContextExtensions.GetHttpScriptInvocationContextValue in
@@ -42,7 +42,7 @@ type Invocation struct {
 	InvocationID string `json:"-"`
 }
 
-// Response is the answer to an invocation.
+// Response is the body returned for an invocation.
 //
 // The host ignores ReturnValue unless the function declares a "$return"
 // output binding, and reads Outputs only for declared output bindings. When

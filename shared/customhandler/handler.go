@@ -25,14 +25,14 @@ type handler struct {
 }
 
 // NewHandler serves the host's side of the protocol:
-//   - any method on "/" answers 200, because the host probes the root until it
-//     gets any HTTP answer before it sends work;
+//   - any method on "/" gets 200, because the host probes the root until it
+//     gets any HTTP response before it sends work;
 //   - POST /{FunctionName} decodes the Invocation and calls funcs[FunctionName]
-//     (exact name, else a case-insensitive match). A result answers 200 with a
-//     Response; an error or panic answers 500 with the error in Logs, which
-//     the host counts as a failed invocation, so Service Bus redelivers;
-//   - an unknown function answers 404 and a malformed body 400, both as a
-//     Response with the reason in Logs; other methods answer 405.
+//     (exact name, else a case-insensitive match). A result gets 200 with a
+//     Response. An error or panic gets 500 with the error in Logs, which the
+//     host counts as a failed invocation, so Service Bus redelivers;
+//   - an unknown function gets 404 and a malformed body 400, both as a
+//     Response with the reason in Logs. Other methods get 405.
 //
 // A nil logger uses slog.Default().
 func NewHandler(funcs map[string]FunctionFunc, logger *slog.Logger) http.Handler {

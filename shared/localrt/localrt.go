@@ -16,8 +16,8 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"sync"
-	"unicode/utf8"
 	"time"
+	"unicode/utf8"
 
 	"github.com/robfig/cron/v3"
 
@@ -210,7 +210,7 @@ type timerStatus struct {
 
 // Fire invokes the timer function name once, now, as a first run with
 // ScheduleStatus null. It is for running a scheduled job on demand in local
-// mode; a non-2xx answer is an error.
+// mode; a non-2xx response is an error.
 func (rt *Runtime) Fire(ctx context.Context, name string) error {
 	for _, job := range rt.timers {
 		if job.def.Name == name {
@@ -222,7 +222,7 @@ func (rt *Runtime) Fire(ctx context.Context, name string) error {
 
 // fireTimer invokes a timer function through the handler with the host's
 // timer payload. A zero status.Last sends ScheduleStatus null, as the host
-// does for a first run. A non-2xx answer is an error.
+// does for a first run. A non-2xx response is an error.
 func (rt *Runtime) fireTimer(ctx context.Context, def functions.Definition, status timerStatus, pastDue bool) error {
 	value := map[string]any{
 		"Schedule":       map[string]any{"AdjustForDST": true},
@@ -270,7 +270,7 @@ func (rt *Runtime) drain(ctx context.Context, job queueJob) {
 }
 
 // deliver invokes the function with deliveries and settles each of them:
-// Complete on a 2xx answer, Abandon with backoff otherwise.
+// Complete on a 2xx response, Abandon with backoff otherwise.
 func (rt *Runtime) deliver(ctx context.Context, log *slog.Logger, def functions.Definition, deliveries []queue.Delivery) {
 	payload := rt.serviceBusPayload(def, deliveries)
 	_, invokeErr := rt.invoke(ctx, def, payload)
@@ -357,12 +357,12 @@ func (rt *Runtime) payload(def functions.Definition, data, metadata map[string]a
 	return map[string]any{"Data": data, "Metadata": metadata}
 }
 
-// maxAnswerBytes bounds how much of a failed invocation's answer is kept
+// maxResponseBytes bounds how much of a failed invocation's response body is kept
 // for the error message.
-const maxAnswerBytes = 4096
+const maxResponseBytes = 4096
 
 // invoke POSTs payload to /{def.Name} through the handler in-process and
-// returns the answer body; a non-2xx status is an error.
+// returns the response body. A non-2xx status is an error.
 func (rt *Runtime) invoke(ctx context.Context, def functions.Definition, payload map[string]any) ([]byte, error) {
 	body, err := json.Marshal(payload)
 	if err != nil {
@@ -378,7 +378,7 @@ func (rt *Runtime) invoke(ctx context.Context, def functions.Definition, payload
 	req.Header.Set(customhandler.HeaderHostVersion, "localrt")
 	req.RemoteAddr = "127.0.0.1:0"
 
-	w := &answer{header: http.Header{}}
+	w := &capturedResponse{header: http.Header{}}
 	start := time.Now()
 	rt.opts.Handler.ServeHTTP(w, req)
 	status := w.statusCode()
@@ -386,39 +386,39 @@ func (rt *Runtime) invoke(ctx context.Context, def functions.Definition, payload
 	log := rt.opts.Logger.With("function", def.Name, "invocation_id", invocationID, "status", status, "duration", time.Since(start))
 	if status < 200 || status > 299 {
 		log.WarnContext(ctx, "local invocation failed")
-		return w.body.Bytes(), fmt.Errorf("function %s answered %d: %s", def.Name, status, bytes.TrimSpace(w.body.Bytes()))
+		return w.body.Bytes(), fmt.Errorf("function %s responded %d: %s", def.Name, status, bytes.TrimSpace(w.body.Bytes()))
 	}
 	log.DebugContext(ctx, "local invocation completed")
 	return w.body.Bytes(), nil
 }
 
-// answer is an in-process http.ResponseWriter that keeps the status and the
-// first maxAnswerBytes of the body.
-type answer struct {
+// capturedResponse is an in-process http.ResponseWriter that keeps the status and the
+// first maxResponseBytes of the body.
+type capturedResponse struct {
 	header http.Header
 	status int
 	body   bytes.Buffer
 }
 
-func (a *answer) Header() http.Header { return a.header }
+func (a *capturedResponse) Header() http.Header { return a.header }
 
-func (a *answer) WriteHeader(status int) {
+func (a *capturedResponse) WriteHeader(status int) {
 	if a.status == 0 {
 		a.status = status
 	}
 }
 
-func (a *answer) Write(p []byte) (int, error) {
+func (a *capturedResponse) Write(p []byte) (int, error) {
 	if a.status == 0 {
 		a.status = http.StatusOK
 	}
-	if room := maxAnswerBytes - a.body.Len(); room > 0 {
+	if room := maxResponseBytes - a.body.Len(); room > 0 {
 		a.body.Write(p[:min(len(p), room)])
 	}
 	return len(p), nil
 }
 
-func (a *answer) statusCode() int {
+func (a *capturedResponse) statusCode() int {
 	if a.status == 0 {
 		return http.StatusOK
 	}

@@ -272,7 +272,7 @@ func TestRuntime_Fire(t *testing.T) {
 	require.NoError(t, err)
 
 	err = rt.Fire(context.Background(), "usage-drain")
-	require.ErrorContains(t, err, "answered 500")
+	require.ErrorContains(t, err, "responded 500")
 	require.ErrorContains(t, err, "fails on purpose")
 	info, err := customhandler.ParseTimer(<-seen, def.TriggerBinding())
 	require.NoError(t, err)
