@@ -484,3 +484,21 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	defer l.mu.Unlock()
 	return l.w.Write(p)
 }
+
+// BenchmarkLimiter_Allow measures one Allow call against the shared Redis,
+// one script round trip, with the limits high enough that every call is admitted.
+func BenchmarkLimiter_Allow(b *testing.B) {
+	rdb, prefix := sharedRedis(b)
+	l := New(rdb, Options{KeyPrefix: prefix, Logger: discardLogger()})
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := l.Allow(ctx, "key_bench", 1<<30, 1<<30); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}

@@ -37,7 +37,7 @@ type RecorderOptions struct {
 	Stream        string
 	BufferSize    int           // records held in memory before Record drops
 	BatchSize     int           // records per flush
-	FlushInterval time.Duration // longest time a record waits in the buffer
+	FlushInterval time.Duration // interval between flushes of a partial batch
 	StreamMaxLen  int64         // approximate cap of the stream (XADD MAXLEN ~)
 	Logger        *slog.Logger
 	// Clock returns the current time; time.Now when nil. It stamps records

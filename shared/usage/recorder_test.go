@@ -154,3 +154,23 @@ func BenchmarkRecorder_Record(b *testing.B) {
 	require.NoError(b, r.Close(context.Background()))
 	b.ReportMetric(float64(r.Dropped())/float64(b.N), "dropped/op")
 }
+
+// BenchmarkRecorder_Flush measures one pipelined flush of a full default
+// batch to the shared Redis, which bounds the records per second one
+// recorder can write before Record starts dropping.
+func BenchmarkRecorder_Flush(b *testing.B) {
+	rdb, stream := testRedis(b)
+	r := newRecorder(rdb, nil, RecorderOptions{Stream: stream, Logger: discardLogger()})
+	batch := make([]Record, DefaultBatchSize)
+	for i := range batch {
+		batch[i] = sampleRecord("ten_a", i)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		r.flush(batch)
+	}
+	b.StopTimer()
+	require.Empty(b, r.unsaved, "every flush reached Redis")
+	b.ReportMetric(float64(DefaultBatchSize*b.N)/b.Elapsed().Seconds(), "records/s")
+}
