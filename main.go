@@ -37,7 +37,7 @@ func main() {
 
 var errUsage = errors.New("usage")
 
-const usage = `usage: handler [command]
+const usageText = `usage: handler [command]
 
 Commands:
   (none)            serve the Azure Functions host on FUNCTIONS_CUSTOMHANDLER_PORT
@@ -64,7 +64,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		command = args[0]
 	}
 	if command == "help" || command == "-h" || command == "--help" {
-		fmt.Fprint(stdout, usage)
+		fmt.Fprint(stdout, usageText)
 		return nil
 	}
 	if cfgErr != nil {
@@ -83,7 +83,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case "tenants", "keys", "openapi", "sdk":
 		err = runCLI(ctx, cfg, args, stdout)
 	default:
-		fmt.Fprintf(stderr, "unknown command %q\n\n%s", command, usage)
+		fmt.Fprintf(stderr, "unknown command %q\n\n%s", command, usageText)
 		return errUsage
 	}
 	if err != nil && !errors.Is(err, errUsage) {

@@ -54,6 +54,9 @@ var settings = []Setting{
 	{Name: "FRONT_DOOR_ID", Default: "", Description: "Front Door profile id (X-Azure-FDID). When set, X-Azure-SocketIP is trusted only on requests carrying this id."},
 	{Name: "IDEMPOTENCY_RETENTION", Default: "24h", Description: "How long Idempotency-Key records are kept and replayed."},
 	{Name: "USAGE_FLUSH_INTERVAL", Default: "200ms", Description: "How often buffered usage records are written to the Redis stream."},
+	{Name: "USAGE_BUFFER_SIZE", Default: "10000", Description: "Usage records buffered in memory per instance; records beyond it are dropped and counted."},
+	{Name: "USAGE_BATCH_SIZE", Default: "500", Description: "Usage records written to Redis in one pipelined flush, or read from the stream in one drain step."},
+	{Name: "USAGE_STREAM_MAX_LEN", Default: "1000000", Description: "Approximate maximum length of the usage Redis stream (XADD MAXLEN ~). Entries trimmed before a drain reads them are lost, so keep it above the largest expected backlog."},
 }
 
 // Settings returns a copy of the table of every variable the code reads.
@@ -82,6 +85,9 @@ type Config struct {
 	FrontDoorID         string
 	IdempotencyTTL      time.Duration
 	UsageFlushInterval  time.Duration
+	UsageBufferSize     int
+	UsageBatchSize      int
+	UsageStreamMaxLen   int
 }
 
 // LookupFunc reads one variable; os.LookupEnv in production, a map in tests.
@@ -109,6 +115,9 @@ func LoadFrom(lookup LookupFunc) (Config, error) {
 		FrontDoorID:        r.str("FRONT_DOOR_ID"),
 		IdempotencyTTL:     r.duration("IDEMPOTENCY_RETENTION", time.Minute, 30*24*time.Hour),
 		UsageFlushInterval: r.duration("USAGE_FLUSH_INTERVAL", 10*time.Millisecond, time.Minute),
+		UsageBufferSize:    r.integer("USAGE_BUFFER_SIZE", 1, 10_000_000),
+		UsageBatchSize:     r.integer("USAGE_BATCH_SIZE", 1, 100_000),
+		UsageStreamMaxLen:  r.integer("USAGE_STREAM_MAX_LEN", 1000, 1_000_000_000),
 	}
 
 	switch c.Env {

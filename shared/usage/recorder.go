@@ -1,0 +1,290 @@
+package usage
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/booga-enterprise/functions/shared/ids"
+)
+
+// Defaults of RecorderOptions; they match the defaults in shared/config.
+const (
+	DefaultBufferSize    = 10_000
+	DefaultBatchSize     = 500
+	DefaultFlushInterval = 200 * time.Millisecond
+	DefaultStreamMaxLen  = 1_000_000
+)
+
+// flushTimeout bounds one flush, Redis and PostgreSQL fallback together.
+const flushTimeout = 10 * time.Second
+
+// warnEvery is the minimum time between two warnings of the same kind.
+const warnEvery = 30 * time.Second
+
+// streamField is the one field of a stream entry; its value is the record as JSON.
+const streamField = "r"
+
+// RecorderOptions configures a Recorder. Zero fields take the defaults above.
+type RecorderOptions struct {
+	Stream        string
+	BufferSize    int           // records held in memory before Record drops
+	BatchSize     int           // records per flush
+	FlushInterval time.Duration // interval between flushes of a partial batch
+	StreamMaxLen  int64         // approximate cap of the stream (XADD MAXLEN ~)
+	Logger        *slog.Logger
+	// Clock returns the current time; time.Now when nil. It stamps records
+	// without OccurredAt and spaces out warnings.
+	Clock func() time.Time
+}
+
+// Recorder buffers usage records and writes them in batches to a Redis
+// stream, or straight to PostgreSQL when Redis fails. It is safe for
+// concurrent use.
+type Recorder struct {
+	rdb      redis.UniversalClient
+	pool     *pgxpool.Pool
+	stream   string
+	batch    int
+	interval time.Duration
+	maxLen   int64
+	log      *slog.Logger
+	now      func() time.Time
+
+	mu     sync.RWMutex // guards closed against a concurrent send to buffer
+	closed bool
+	buffer chan Record
+	stop   chan struct{}
+	done   chan struct{}
+
+	dropped     atomic.Int64
+	dropWarn    warnLimiter
+	streamWarn  warnLimiter
+	unsaved     []Record // batches neither Redis nor PostgreSQL accepted; retried on the next flush
+	bufferLimit int
+}
+
+// NewRecorder starts a recorder whose loop runs until Close. pool receives
+// batches directly while Redis is unreachable.
+func NewRecorder(rdb redis.UniversalClient, pool *pgxpool.Pool, opts RecorderOptions) *Recorder {
+	r := newRecorder(rdb, pool, opts)
+	go r.run()
+	return r
+}
+
+// newRecorder returns a recorder whose loop is not started yet.
+func newRecorder(rdb redis.UniversalClient, pool *pgxpool.Pool, opts RecorderOptions) *Recorder {
+	r := &Recorder{
+		rdb:      rdb,
+		pool:     pool,
+		stream:   opts.Stream,
+		batch:    opts.BatchSize,
+		interval: opts.FlushInterval,
+		maxLen:   opts.StreamMaxLen,
+		log:      opts.Logger,
+		now:      opts.Clock,
+		stop:     make(chan struct{}),
+		done:     make(chan struct{}),
+	}
+	if r.stream == "" {
+		r.stream = DefaultStream
+	}
+	if opts.BufferSize <= 0 {
+		opts.BufferSize = DefaultBufferSize
+	}
+	if r.batch <= 0 {
+		r.batch = DefaultBatchSize
+	}
+	if r.interval <= 0 {
+		r.interval = DefaultFlushInterval
+	}
+	if r.maxLen <= 0 {
+		r.maxLen = DefaultStreamMaxLen
+	}
+	if r.log == nil {
+		r.log = slog.Default()
+	}
+	if r.now == nil {
+		r.now = time.Now
+	}
+	r.bufferLimit = opts.BufferSize
+	r.buffer = make(chan Record, opts.BufferSize)
+	return r
+}
+
+// Record queues rec without blocking. It sets rec.OccurredAt when zero; the
+// loop sets rec.ID when empty.
+//
+// NOTE: when the buffer is full, or after Close, the record is dropped. Drops
+// are counted (see Dropped) and logged as a warning at most every 30 s, so a
+// burst above what one flush loop can write loses records instead of slowing
+// requests.
+func (r *Recorder) Record(rec Record) {
+	if rec.OccurredAt.IsZero() {
+		rec.OccurredAt = r.now()
+	}
+	r.mu.RLock()
+	accepted := false
+	if !r.closed {
+		select {
+		case r.buffer <- rec:
+			accepted = true
+		default:
+		}
+	}
+	r.mu.RUnlock()
+	if !accepted {
+		r.noteDropped(1, "usage buffer full or recorder closed; record dropped")
+	}
+}
+
+// Dropped returns how many records were dropped since the recorder started.
+func (r *Recorder) Dropped() int64 { return r.dropped.Load() }
+
+// Close stops accepting records, flushes every buffered record and waits for
+// the loop to end or for ctx to end, whichever comes first.
+func (r *Recorder) Close(ctx context.Context) error {
+	r.mu.Lock()
+	if r.closed {
+		r.mu.Unlock()
+		<-r.done
+		return nil
+	}
+	r.closed = true
+	r.mu.Unlock()
+	close(r.stop)
+
+	select {
+	case <-r.done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("close usage recorder: %w", ctx.Err())
+	}
+}
+
+func (r *Recorder) run() {
+	defer close(r.done)
+	ticker := time.NewTicker(r.interval)
+	defer ticker.Stop()
+
+	batch := make([]Record, 0, r.batch)
+	for {
+		select {
+		case rec := <-r.buffer:
+			batch = append(batch, rec)
+			if len(batch) >= r.batch {
+				r.flush(batch)
+				batch = batch[:0]
+			}
+		case <-ticker.C:
+			if len(batch) > 0 || len(r.unsaved) > 0 {
+				r.flush(batch)
+				batch = batch[:0]
+			}
+		case <-r.stop:
+			// Close has set closed under the lock, so no send can follow and
+			// the buffer holds every record left.
+			for len(r.buffer) > 0 {
+				batch = append(batch, <-r.buffer)
+				if len(batch) >= r.batch {
+					r.flush(batch)
+					batch = batch[:0]
+				}
+			}
+			r.flush(batch)
+			return
+		}
+	}
+}
+
+// flush writes the records kept from failed flushes and batch to the stream,
+// or to PostgreSQL when the stream write fails. Records neither store
+// accepted are kept for the next flush, up to the buffer size.
+func (r *Recorder) flush(batch []Record) {
+	recs := append(r.unsaved, batch...)
+	r.unsaved = nil
+	if len(recs) == 0 {
+		return
+	}
+	for i := range recs {
+		if recs[i].ID == "" {
+			recs[i].ID = ids.New(ids.Usage)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), flushTimeout)
+	defer cancel()
+
+	streamErr := r.appendToStream(ctx, recs)
+	if streamErr == nil {
+		return
+	}
+	// A failed pipeline may have appended some entries already. Writing the
+	// whole batch to PostgreSQL is still safe: Drain skips ids already stored.
+	if r.streamWarn.allow(r.now()) {
+		r.log.Warn("usage stream write failed; writing batch to PostgreSQL",
+			"records", len(recs), "stream", r.stream, "error", streamErr.Error())
+	}
+	_, dbErr := storeRecords(ctx, r.pool, recs)
+	if dbErr == nil {
+		return
+	}
+
+	keep := recs
+	if len(keep) > r.bufferLimit {
+		r.noteDropped(len(keep)-r.bufferLimit, "usage records dropped because neither Redis nor PostgreSQL accepted them")
+		keep = keep[len(keep)-r.bufferLimit:]
+	}
+	r.unsaved = append([]Record(nil), keep...)
+	r.log.Error("usage records not stored; retrying on the next flush",
+		"records", len(recs), "stream_error", streamErr.Error(), "error", dbErr.Error())
+}
+
+func (r *Recorder) appendToStream(ctx context.Context, recs []Record) error {
+	pipe := r.rdb.Pipeline()
+	for _, rec := range recs {
+		data, err := json.Marshal(rec)
+		if err != nil {
+			return fmt.Errorf("encode usage record %s: %w", rec.ID, err)
+		}
+		pipe.XAdd(ctx, &redis.XAddArgs{
+			Stream: r.stream,
+			MaxLen: r.maxLen,
+			Approx: true,
+			Values: []any{streamField, data},
+		})
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return fmt.Errorf("append %d usage records to stream %s: %w", len(recs), r.stream, err)
+	}
+	return nil
+}
+
+func (r *Recorder) noteDropped(n int, message string) {
+	total := r.dropped.Add(int64(n))
+	if r.dropWarn.allow(r.now()) {
+		r.log.Warn(message, "dropped_total", total)
+	}
+}
+
+// warnLimiter allows one log line per warnEvery.
+type warnLimiter struct {
+	mu   sync.Mutex
+	last time.Time
+}
+
+func (w *warnLimiter) allow(now time.Time) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.last.IsZero() && now.Sub(w.last) < warnEvery {
+		return false
+	}
+	w.last = now
+	return true
+}
