@@ -81,7 +81,7 @@ func newAppWith(ctx context.Context, cfg config.Config, opts appOptions) (*app, 
 	(&health.Handler{Pool: a.pool, Redis: a.rdb}).Register(a.registry)
 	keyHandlers := &apimanagement.Handlers{Keys: a.keys, Verifier: a.verifier, Invalidator: invalidator{a}}
 	keyHandlers.Register(a.registry)
-	apimanagement.RegisterUsage(a.registry)
+	apimanagement.RegisterUsage(a.registry, opts.Now)
 
 	a.server = &platform.Server{
 		Registry:    a.registry,

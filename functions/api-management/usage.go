@@ -2,13 +2,14 @@ package apimanagement
 
 import (
 	"net/http"
+	"time"
 
 	"github.com/booga-enterprise/functions/shared/registry"
 	"github.com/booga-enterprise/functions/shared/usage"
 )
 
 // RegisterUsage adds GET /api-management/usage.
-func RegisterUsage(reg *registry.Registry) {
+func RegisterUsage(reg *registry.Registry, now func() time.Time) {
 	reg.Add(registry.Route{
 		Plugin: Plugin, Method: http.MethodGet, Path: "/api-management/usage", OperationID: "getUsage",
 		Capability: CapUsageRead, KeyManagement: true,
@@ -23,6 +24,6 @@ func RegisterUsage(reg *registry.Registry) {
 			{Name: "key_id", In: "query", Type: "string", Description: "Only this key's requests."},
 		},
 		Responses: map[int]registry.Response{http.StatusOK: {Description: "The usage report.", Body: usage.ReportResult{}}},
-		Handler:   usage.ReportHandler,
+		Handler:   usage.ReportHandler(now),
 	})
 }

@@ -124,6 +124,8 @@ func (r *Route) validate() error {
 		return fmt.Errorf("missing Responses")
 	case r.Auth == AuthKey && !capabilityRE.MatchString(r.Capability):
 		return fmt.Errorf("capability %q must look like plugin:action", r.Capability)
+	case r.Auth == AuthKey && !KnownCapability(r.Capability):
+		return fmt.Errorf("capability %q is not in the catalogue in capabilities.go", r.Capability)
 	case r.Idempotent && r.Method != http.MethodPost:
 		return fmt.Errorf("only POST routes take Idempotency-Key")
 	}
@@ -167,21 +169,9 @@ func (g *Registry) ByOperation(id string) (*Route, bool) {
 	return r, ok
 }
 
-// Capabilities returns every capability that some route declares, sorted.
-func (g *Registry) Capabilities() []string {
-	seen := map[string]bool{}
-	for _, r := range g.routes {
-		if r.Capability != "" {
-			seen[r.Capability] = true
-		}
-	}
-	out := make([]string, 0, len(seen))
-	for c := range seen {
-		out = append(out, c)
-	}
-	sort.Strings(out)
-	return out
-}
+// Capabilities returns every capability a key or role may hold: the whole
+// catalogue, not only the capabilities of the routes built so far.
+func (g *Registry) Capabilities() []string { return CapabilityNames() }
 
 // Plugins lists the platform's HTTP plugins: each is one Azure Function.
 var Plugins = []string{

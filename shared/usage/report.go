@@ -175,21 +175,26 @@ func Report(ctx context.Context, tx pgx.Tx, q ReportQuery) (ReportResult, error)
 	return ReportResult{From: q.From, To: q.To, Granularity: q.Granularity, KeyID: q.KeyID, Rows: out}, nil
 }
 
-// ReportHandler serves GET /api/api-management/usage in the request's
-// tenant transaction.
-func ReportHandler(w http.ResponseWriter, r *http.Request) error {
-	q, err := ParseReportQuery(r, time.Now())
-	if err != nil {
-		return err
+// ReportHandler serves GET /api/api-management/usage in the request's tenant
+// transaction, reading the current time from now (time.Now when nil).
+func ReportHandler(now func() time.Time) func(http.ResponseWriter, *http.Request) error {
+	if now == nil {
+		now = time.Now
 	}
-	tx, err := request.Tx(r.Context())
-	if err != nil {
-		return fmt.Errorf("open tenant transaction: %w", err)
+	return func(w http.ResponseWriter, r *http.Request) error {
+		q, err := ParseReportQuery(r, now())
+		if err != nil {
+			return err
+		}
+		tx, err := request.Tx(r.Context())
+		if err != nil {
+			return fmt.Errorf("open tenant transaction: %w", err)
+		}
+		rep, err := Report(r.Context(), tx, q)
+		if err != nil {
+			return err
+		}
+		httpx.WriteJSON(w, http.StatusOK, rep)
+		return nil
 	}
-	rep, err := Report(r.Context(), tx, q)
-	if err != nil {
-		return err
-	}
-	httpx.WriteJSON(w, http.StatusOK, rep)
-	return nil
 }

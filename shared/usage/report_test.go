@@ -254,7 +254,7 @@ func TestReportHandler(t *testing.T) {
 		request.SetTx(ctx, func(context.Context) (pgx.Tx, error) { return tx, nil })
 		r := httptest.NewRequest(http.MethodGet, target, nil).WithContext(ctx)
 		w := httptest.NewRecorder()
-		if err := ReportHandler(w, r); err != nil {
+		if err := ReportHandler(nil)(w, r); err != nil {
 			problem.Write(w, r, err)
 		}
 		return w
@@ -295,7 +295,7 @@ func TestReportHandler(t *testing.T) {
 	t.Run("NoTenantFails", func(t *testing.T) {
 		t.Parallel()
 		r := httptest.NewRequest(http.MethodGet, "/api/api-management/usage", nil).WithContext(request.New(context.Background()))
-		err := ReportHandler(httptest.NewRecorder(), r)
+		err := ReportHandler(nil)(httptest.NewRecorder(), r)
 		require.ErrorIs(t, err, request.ErrNoTenant)
 	})
 }
