@@ -12,6 +12,6 @@ install_openapi_tools() {
   echo "redocly=$dir"
   dir="$(npm_tool newman "newman@${NEWMAN_VERSION}")" || return 1
   echo "newman=$dir"
-  dir="$(npm_tool typescript "typescript@${TYPESCRIPT_VERSION}" "@types/node@20.19.9")" || return 1
+  dir="$(npm_tool typescript "typescript@${TYPESCRIPT_VERSION}")" || return 1
   echo "typescript=$dir"
 }

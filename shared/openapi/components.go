@@ -57,7 +57,7 @@ var rateHeaders = []string{
 
 var headerDefinitions = map[string]*openapi3.Header{
 	"X-Request-ID": header("The request id: the caller's X-Request-ID when it is sane, otherwise a new one. Quote it when reporting a problem.",
-		openapi3.NewStringSchema(), "req_01J9Z6Y8Q5M3V7K2N4P6R8T0W2"),
+		openapi3.NewStringSchema(), "req_01j9z6y8q5m3v7k2n4p6r8t0w2"),
 	"X-Response-Time": header("Time the platform spent on the request, such as \"12ms\".",
 		openapi3.NewStringSchema(), "12ms"),
 	"X-RateLimit-Limit-Minute":     header("Requests this key may make per minute.", openapi3.NewIntegerSchema(), 600),
@@ -126,8 +126,8 @@ func problemExample(status int) map[string]any {
 		"title":      http.StatusText(status),
 		"status":     status,
 		"detail":     problemDescriptions[status],
-		"instance":   "urn:request:req_01J9Z6Y8Q5M3V7K2N4P6R8T0W2",
-		"request_id": "req_01J9Z6Y8Q5M3V7K2N4P6R8T0W2",
+		"instance":   "urn:request:req_01j9z6y8q5m3v7k2n4p6r8t0w2",
+		"request_id": "req_01j9z6y8q5m3v7k2n4p6r8t0w2",
 	}
 	if status == http.StatusUnprocessableEntity {
 		ex["detail"] = "name: must not be empty"

@@ -22,7 +22,7 @@ import (
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/openapi")
 
 type keyEventData struct {
-	KeyID string `json:"key_id" example:"key_01J9Z6Y8Q5M3V7K2N4P6R8T0W2"`
+	KeyID string `json:"key_id" example:"key_01j9z6y8q5m3v7k2n4p6r8t0w2"`
 	Name  string `json:"name" example:"CI deploy key"`
 }
 

@@ -40,7 +40,7 @@ func (g *generator) webhooks(opts Options) (map[string]*openapi3.PathItem, error
 			Description: e.Description,
 			OperationID: eventOperationID(e.Type),
 			Parameters: openapi3.Parameters{
-				webhookHeader("webhook-id", "Unique message id; the same on every retry of this delivery, so receivers can drop duplicates.", "msg_01J9Z6Y8Q5M3V7K2N4P6R8T0W2"),
+				webhookHeader("webhook-id", "Unique message id; the same on every retry of this delivery, so receivers can drop duplicates.", "msg_01j9z6y8q5m3v7k2n4p6r8t0w2"),
 				webhookHeader("webhook-timestamp", "Unix time in seconds when this attempt was signed; reject values far from your clock to stop replays.", "1735689600"),
 				webhookHeader("webhook-signature", "Space-separated signatures \"v1,<base64 HMAC-SHA256>\" over \"<webhook-id>.<webhook-timestamp>.<body>\" with the subscription secret.", "v1,K5oZfzN95Z9UVu1EsfQmfVNQhnkZ2pj9o9NDN/H/pI4="),
 			},

@@ -32,7 +32,7 @@ func (KeyStatus) EnumValues() []string { return []string{"active", "expired", "r
 
 // Key is an API key as the API shows it; the secret is never shown again.
 type Key struct {
-	ID                 string     `json:"id" doc:"Key id." example:"key_01J9Z6Y8Q5M3V7K2N4P6R8T0W2"`
+	ID                 string     `json:"id" doc:"Key id." example:"key_01j9z6y8q5m3v7k2n4p6r8t0w2"`
 	Name               string     `json:"name" doc:"Human-readable name." minLength:"1" maxLength:"100" example:"CI deploy key"`
 	Prefix             string     `json:"prefix" doc:"Public prefix of the secret, shown to tell keys apart." example:"bk_live_3fA9"`
 	Scopes             []string   `json:"scopes" doc:"Capabilities the key grants." example:"[\"api_keys:read\"]"`
@@ -104,7 +104,7 @@ func intPtr(n int) *int { return &n }
 
 var (
 	idParam = registry.Param{Name: "id", In: "path", Required: true, Type: "string",
-		Description: "Key id.", Example: "key_01J9Z6Y8Q5M3V7K2N4P6R8T0W2"}
+		Description: "Key id.", Example: "key_01j9z6y8q5m3v7k2n4p6r8t0w2"}
 )
 
 // Register adds the api-management key routes and GET /health to reg.
@@ -144,7 +144,7 @@ func (s *Store) Register(reg *registry.Registry) {
 		Handler:   s.rotate})
 	reg.Add(registry.Route{Plugin: plugin, Method: http.MethodGet, Path: "/api-management/usage", OperationID: "getUsage",
 		Capability: "api_keys:read", Summary: "Get API usage", Description: "Returns hourly request counts per endpoint.",
-		Params: []registry.Param{{Name: "key_id", In: "query", Type: "string", Description: "Limit the figures to one key.", Example: "key_01J9Z6Y8Q5M3V7K2N4P6R8T0W2"},
+		Params: []registry.Param{{Name: "key_id", In: "query", Type: "string", Description: "Limit the figures to one key.", Example: "key_01j9z6y8q5m3v7k2n4p6r8t0w2"},
 			{Name: "hours", In: "query", Type: "integer", Description: "How many hours back to report.", Minimum: intPtr(1), Maximum: intPtr(720), Default: 24}},
 		Responses: map[int]registry.Response{200: {Description: "Usage buckets.", Body: Usage{}}},
 		Handler:   s.usage})
