@@ -101,9 +101,6 @@ func (g *generator) problemResponse(status int) *openapi3.Response {
 		names = append(names, "Retry-After")
 		names = append(names, rateHeaders...)
 	}
-	if status == http.StatusServiceUnavailable {
-		names = append(names, "Retry-After")
-	}
 	schema := openapi3.NewSchemaRef(g.use("schemas", "Problem"), nil)
 	media := openapi3.NewMediaType().WithSchemaRef(schema)
 	media.Example = problemExample(status)

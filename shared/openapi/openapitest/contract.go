@@ -25,6 +25,7 @@ type Contract struct {
 func NewContract(t testing.TB, doc *openapi3.T, baseURL string) *Contract {
 	t.Helper()
 	doc.Servers = openapi3.Servers{{URL: baseURL}}
+	openapi3filter.RegisterBodyDecoder("text/html", openapi3filter.PlainBodyDecoder)
 	router, err := gorillamux.NewRouter(doc)
 	if err != nil {
 		t.Fatalf("build OpenAPI router: %v", err)
