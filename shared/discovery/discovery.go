@@ -40,7 +40,7 @@ type Options struct {
 	OpenAPI openapi.Options
 	// DocsFile is the HTML reference built by scripts/lib/openapi-docs.sh
 	// (Redocly build-docs over the combined document). It is read once, at
-	// the first request; when it is missing the docs route answers 503.
+	// the first request; when it is missing the docs route returns a 503 problem.
 	DocsFile string
 }
 

@@ -56,7 +56,7 @@ func run(t *testing.T, env []string, name string, args ...string) {
 	require.Equal(t, "ok", lines[len(lines)-1], "%s output:\n%s", name, out)
 }
 
-// requireRetried checks that the throttled create was answered 429 once
+// requireRetried checks that the throttled create got a 429 once
 // and retried once with the same Idempotency-Key.
 func requireRetried(t *testing.T, srv *openapitest.Server, token string) {
 	t.Helper()

@@ -64,13 +64,13 @@ func (c *Contract) Do(t testing.TB, req *http.Request) (int, []byte) {
 		Options: &openapi3filter.Options{IncludeResponseStatus: true, MultiError: true},
 	}
 	if err := openapi3filter.ValidateResponse(context.Background(), input); err != nil {
-		t.Fatalf("%s %s answered %d, which breaks the OpenAPI document: %v\nbody: %s", req.Method, req.URL, resp.StatusCode, err, body)
+		t.Fatalf("%s %s responded %d, which breaks the OpenAPI document: %v\nbody: %s", req.Method, req.URL, resp.StatusCode, err, body)
 	}
 	documented := route.Operation.Responses.Value(strconv.Itoa(resp.StatusCode))
 	if documented != nil && documented.Value != nil {
 		for name := range documented.Value.Headers {
 			if resp.Header.Get(name) == "" {
-				t.Fatalf("%s %s answered %d without the documented header %s", req.Method, req.URL, resp.StatusCode, name)
+				t.Fatalf("%s %s responded %d without the documented header %s", req.Method, req.URL, resp.StatusCode, name)
 			}
 		}
 	}
