@@ -44,6 +44,10 @@ type Response struct {
 	Description string
 	Body        any // a value of the response type, for schema generation; nil for no body
 	ContentType string
+	// ExtraContentTypes are further media types the same response may be sent
+	// as, chosen by a query parameter, with the schema of Body (a string
+	// schema when Body is nil).
+	ExtraContentTypes []string
 }
 
 // Route is one registered endpoint. Path is relative to /api and uses
