@@ -16,6 +16,7 @@ import (
 	"github.com/booga-enterprise/functions/infra/redis"
 	"github.com/booga-enterprise/functions/shared/apikeys"
 	"github.com/booga-enterprise/functions/shared/config"
+	"github.com/booga-enterprise/functions/shared/discovery"
 	"github.com/booga-enterprise/functions/shared/idempotency"
 	"github.com/booga-enterprise/functions/shared/platform"
 	"github.com/booga-enterprise/functions/shared/ratelimit"
@@ -78,10 +79,7 @@ func newAppWith(ctx context.Context, cfg config.Config, opts appOptions) (*app, 
 	a.usage = usage.NewRecorder(a.rdb, a.pool, usage.RecorderOptions{FlushInterval: cfg.UsageFlushInterval,
 		Stream: opts.RedisPrefix + usage.DefaultStream})
 
-	(&health.Handler{Pool: a.pool, Redis: a.rdb}).Register(a.registry)
-	keyHandlers := &apimanagement.Handlers{Keys: a.keys, Verifier: a.verifier, Invalidator: invalidator{a}}
-	keyHandlers.Register(a.registry)
-	apimanagement.RegisterUsage(a.registry, opts.Now)
+	a.registerRoutes(opts.Now)
 
 	a.server = &platform.Server{
 		Registry:    a.registry,
@@ -96,6 +94,17 @@ func newAppWith(ctx context.Context, cfg config.Config, opts appOptions) (*app, 
 	}
 	a.redisPrefix = opts.RedisPrefix
 	return a, nil
+}
+
+// registerRoutes adds every plugin's routes to a.registry. It only stores
+// the handlers, so the openapi and sdk commands call it on an app without
+// connections.
+func (a *app) registerRoutes(now func() time.Time) {
+	(&health.Handler{Pool: a.pool, Redis: a.rdb}).Register(a.registry)
+	keyHandlers := &apimanagement.Handlers{Keys: a.keys, Verifier: a.verifier, Invalidator: invalidator{a}}
+	keyHandlers.Register(a.registry)
+	apimanagement.RegisterUsage(a.registry, now)
+	discovery.Register(a.registry, discovery.Options{DocsFile: a.cfg.APIDocsFile})
 }
 
 // invalidator makes a revoke or rotate take effect on every instance at once.
@@ -128,6 +137,12 @@ func (a *app) handler() http.Handler {
 // background starts the work every serving process does besides requests.
 func (a *app) background(ctx context.Context) {
 	go a.verifier.Run(ctx, 30*time.Second)
+	go func() {
+		// Usage analytics join on these rows; serving does not wait for them.
+		if err := discovery.Persist(ctx, a.pool, a.registry); err != nil {
+			a.logger.WarnContext(ctx, "persist endpoint registry failed", "error", err)
+		}
+	}()
 }
 
 func (a *app) close() {

@@ -48,9 +48,6 @@ func runCLI(ctx context.Context, cfg config.Config, args []string, stdout io.Wri
 	case "keys create":
 		return createKey(ctx, a, args[2:], stdout)
 	}
-	if args[0] == "openapi" || args[0] == "sdk" {
-		return a.publish(ctx, args, stdout)
-	}
 	return fmt.Errorf("%w: unknown command %q; run 'handler help'", errUsage, strings.Join(args, " "))
 }
 

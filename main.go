@@ -67,6 +67,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fmt.Fprint(stdout, usageText)
 		return nil
 	}
+	if command == "openapi" || command == "sdk" {
+		err := publish(ctx, cfg, args, stdout)
+		if err != nil {
+			logger.Error("command failed", "command", command, "error", err)
+		}
+		return err
+	}
 	if cfgErr != nil {
 		logger.Error("invalid configuration", "error", cfgErr)
 		return cfgErr
@@ -80,7 +87,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		err = serveLocal(ctx, cfg, logger, stdout)
 	case "migrate":
 		err = migrate(ctx, cfg)
-	case "tenants", "keys", "openapi", "sdk":
+	case "tenants", "keys":
 		err = runCLI(ctx, cfg, args, stdout)
 	default:
 		fmt.Fprintf(stderr, "unknown command %q\n\n%s", command, usageText)

@@ -35,8 +35,8 @@ type Key struct {
 	Name               string     `json:"name" example:"CI pipeline"`
 	Prefix             string     `json:"prefix" example:"bk_k3v9q2m8x1c4_…"`
 	Status             string     `json:"status" enum:"active,expired,revoked"`
-	Scopes             []string   `json:"scopes" example:"files:read"`
-	AllowedIPs         []string   `json:"allowed_ips" example:"203.0.113.0/24"`
+	Scopes             []string   `json:"scopes" example:"[\"files:read\"]"`
+	AllowedIPs         []string   `json:"allowed_ips" example:"[\"203.0.113.0/24\"]"`
 	RateLimitPerMinute *int       `json:"rate_limit_per_minute"`
 	RateLimitPerHour   *int       `json:"rate_limit_per_hour"`
 	ExpiresAt          *time.Time `json:"expires_at"`

@@ -53,6 +53,7 @@ var settings = []Setting{
 	{Name: "RATE_LIMIT_REDIS_DOWN", Default: "open", Description: "When Redis is unreachable: open (enforce limits per instance in memory) or closed (answer 503)."},
 	{Name: "FRONT_DOOR_ID", Default: "", Description: "Front Door profile id (X-Azure-FDID). When set, X-Azure-SocketIP is trusted only on requests carrying this id."},
 	{Name: "IDEMPOTENCY_RETENTION", Default: "24h", Description: "How long Idempotency-Key records are kept and replayed."},
+	{Name: "API_DOCS_FILE", Default: "api-docs.html", Description: "HTML API reference served at /api/api-management/docs, built by scripts/build (relative to the working directory)."},
 	{Name: "USAGE_FLUSH_INTERVAL", Default: "200ms", Description: "How often buffered usage records are written to the Redis stream."},
 	{Name: "USAGE_BUFFER_SIZE", Default: "10000", Description: "Usage records buffered in memory per instance; records beyond it are dropped and counted."},
 	{Name: "USAGE_BATCH_SIZE", Default: "500", Description: "Usage records written to Redis in one pipelined flush, or read from the stream in one drain step."},
@@ -85,6 +86,7 @@ type Config struct {
 	FrontDoorID         string
 	IdempotencyTTL      time.Duration
 	UsageFlushInterval  time.Duration
+	APIDocsFile         string
 	UsageBufferSize     int
 	UsageBatchSize      int
 	UsageStreamMaxLen   int
@@ -115,6 +117,7 @@ func LoadFrom(lookup LookupFunc) (Config, error) {
 		FrontDoorID:        r.str("FRONT_DOOR_ID"),
 		IdempotencyTTL:     r.duration("IDEMPOTENCY_RETENTION", time.Minute, 30*24*time.Hour),
 		UsageFlushInterval: r.duration("USAGE_FLUSH_INTERVAL", 10*time.Millisecond, time.Minute),
+		APIDocsFile:        r.str("API_DOCS_FILE"),
 		UsageBufferSize:    r.integer("USAGE_BUFFER_SIZE", 1, 10_000_000),
 		UsageBatchSize:     r.integer("USAGE_BATCH_SIZE", 1, 100_000),
 		UsageStreamMaxLen:  r.integer("USAGE_STREAM_MAX_LEN", 1000, 1_000_000_000),
