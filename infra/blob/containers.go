@@ -1,4 +1,4 @@
-// Package blob stores files in Azure Blob Storage (Azurite locally).
+// Package blob wraps Azure Blob Storage (Azurite locally).
 package blob
 
 // Containers lists every blob container the code reads or writes. Bicep
