@@ -77,7 +77,8 @@ func newAppWith(ctx context.Context, cfg config.Config, opts appOptions) (*app, 
 		FailureLimit: cfg.AuthFailureLimit, RedisPrefix: opts.RedisPrefix, Now: opts.Now})
 	a.limiter = ratelimit.New(a.rdb, ratelimit.Options{FailClosed: cfg.RateLimitFailClosed, KeyPrefix: opts.RedisPrefix, Clock: opts.Now})
 	a.usage = usage.NewRecorder(a.rdb, a.pool, usage.RecorderOptions{FlushInterval: cfg.UsageFlushInterval,
-		Stream: opts.RedisPrefix + usage.DefaultStream})
+		Stream: opts.RedisPrefix + usage.DefaultStream, BufferSize: cfg.UsageBufferSize,
+		BatchSize: cfg.UsageBatchSize, StreamMaxLen: int64(cfg.UsageStreamMaxLen)})
 
 	a.registerRoutes(opts.Now)
 

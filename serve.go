@@ -79,7 +79,8 @@ func serveLocal(ctx context.Context, cfg config.Config, logger *slog.Logger, std
 func (a *app) invocationHandler() http.Handler {
 	funcs := map[string]customhandler.FunctionFunc{
 		"usage-drain": func(ctx context.Context, _ customhandler.Invocation) (any, error) {
-			res, err := usage.Drain(ctx, a.pool, a.rdb, usage.DrainOptions{Logger: a.logger, Stream: a.redisPrefix + usage.DefaultStream})
+			res, err := usage.Drain(ctx, a.pool, a.rdb, usage.DrainOptions{Logger: a.logger,
+				Stream: a.redisPrefix + usage.DefaultStream, BatchSize: int64(a.cfg.UsageBatchSize)})
 			return res, err
 		},
 	}

@@ -58,6 +58,17 @@ var settings = []Setting{
 	{Name: "USAGE_BUFFER_SIZE", Default: "10000", Description: "Usage records buffered in memory per instance; records beyond it are dropped and counted."},
 	{Name: "USAGE_BATCH_SIZE", Default: "500", Description: "Usage records written to Redis in one pipelined flush, or read from the stream in one drain step."},
 	{Name: "USAGE_STREAM_MAX_LEN", Default: "1000000", Description: "Approximate maximum length of the usage Redis stream (XADD MAXLEN ~). Entries trimmed before a drain reads them are lost, so keep it above the largest expected backlog."},
+
+	// Azure access. Locally all of these stay empty or at their defaults and the
+	// platform uses DATABASE_URL and REDIS_URL with passwords, the PostgreSQL
+	// queue and environment variables for secrets.
+	{Name: "AZURE_CLIENT_ID", Default: "", Description: "Client id of the Function App's user-assigned managed identity. When set, every Azure service is reached with that identity; when empty, with the developer's Azure CLI or environment credentials."},
+	{Name: "DATABASE_AUTH", Default: "password", Description: "How pooled PostgreSQL connections authenticate: password (the one in DATABASE_URL) or entra (a fresh Entra ID access token for the identity as the password; DATABASE_URL then names the identity as its user and has no password)."},
+	{Name: "REDIS_AUTH", Default: "password", Description: "How Redis connections authenticate: password (the one in REDIS_URL) or entra (an Entra ID access token; REDIS_URL then names the identity's object id as its user)."},
+	{Name: "KEY_VAULT_URL", Default: "", Description: "Key Vault URL (https://NAME.vault.azure.net/) that secrets are loaded from. When empty, secrets come from environment variables."},
+	{Name: "KEY_VAULT_SECRET_TTL", Default: "5m", Description: "How long a secret loaded from Key Vault is cached before the next read fetches it again."},
+	{Name: "SERVICEBUS_NAMESPACE", Default: "", Description: "Fully qualified Service Bus namespace (NAME.servicebus.windows.net) that messages are sent to. When empty, the PostgreSQL queue table is used."},
+	{Name: "BLOB_ACCOUNT_URL", Default: "", Description: "Blob service URL of the storage account (https://NAME.blob.core.windows.net/) reached with the managed identity. When empty, the local Azurite emulator is used."},
 }
 
 // Settings returns a copy of the table of every variable the code reads.
@@ -90,7 +101,24 @@ type Config struct {
 	UsageBufferSize     int
 	UsageBatchSize      int
 	UsageStreamMaxLen   int
+
+	AzureClientID       string
+	DatabaseAuth        AuthMode
+	RedisAuth           AuthMode
+	KeyVaultURL         string
+	KeyVaultSecretTTL   time.Duration
+	ServiceBusNamespace string
+	BlobAccountURL      string
 }
+
+// AuthMode says how a connection to PostgreSQL or Redis authenticates.
+type AuthMode string
+
+// Authentication modes for DATABASE_AUTH and REDIS_AUTH.
+const (
+	AuthPassword AuthMode = "password" // the password in the connection URL
+	AuthEntra    AuthMode = "entra"    // an Entra ID access token for the managed identity
+)
 
 // LookupFunc reads one variable; os.LookupEnv in production, a map in tests.
 type LookupFunc func(string) (string, bool)
@@ -121,6 +149,14 @@ func LoadFrom(lookup LookupFunc) (Config, error) {
 		UsageBufferSize:    r.integer("USAGE_BUFFER_SIZE", 1, 10_000_000),
 		UsageBatchSize:     r.integer("USAGE_BATCH_SIZE", 1, 100_000),
 		UsageStreamMaxLen:  r.integer("USAGE_STREAM_MAX_LEN", 1000, 1_000_000_000),
+
+		AzureClientID:       r.str("AZURE_CLIENT_ID"),
+		DatabaseAuth:        r.authMode("DATABASE_AUTH"),
+		RedisAuth:           r.authMode("REDIS_AUTH"),
+		KeyVaultURL:         r.str("KEY_VAULT_URL"),
+		KeyVaultSecretTTL:   r.duration("KEY_VAULT_SECRET_TTL", time.Second, 24*time.Hour),
+		ServiceBusNamespace: r.str("SERVICEBUS_NAMESPACE"),
+		BlobAccountURL:      r.str("BLOB_ACCOUNT_URL"),
 	}
 
 	switch c.Env {
@@ -145,6 +181,11 @@ func LoadFrom(lookup LookupFunc) (Config, error) {
 	default:
 		r.fail("RATE_LIMIT_REDIS_DOWN", "must be open or closed, got %q", mode)
 	}
+	r.url("KEY_VAULT_URL", c.KeyVaultURL, "https")
+	r.url("BLOB_ACCOUNT_URL", c.BlobAccountURL, "https", "http")
+	if strings.Contains(c.ServiceBusNamespace, "://") || strings.Contains(c.ServiceBusNamespace, "/") {
+		r.fail("SERVICEBUS_NAMESPACE", "must be a host name such as NAME.servicebus.windows.net, without a scheme or path, got %q", c.ServiceBusNamespace)
+	}
 	if c.RateLimitPerHour < c.RateLimitPerMinute {
 		r.fail("RATE_LIMIT_PER_HOUR", "must be at least RATE_LIMIT_PER_MINUTE (%d)", c.RateLimitPerMinute)
 	}
@@ -164,6 +205,12 @@ func (c Config) LogValue() slog.Value {
 		slog.Duration("rotation_grace", c.RotationGrace),
 		slog.Bool("rate_limit_fail_closed", c.RateLimitFailClosed),
 		slog.Bool("front_door", c.FrontDoorID != ""),
+		slog.String("azure_client_id", c.AzureClientID),
+		slog.String("database_auth", string(c.DatabaseAuth)),
+		slog.String("redis_auth", string(c.RedisAuth)),
+		slog.String("key_vault_url", c.KeyVaultURL),
+		slog.String("servicebus_namespace", c.ServiceBusNamespace),
+		slog.String("blob_account_url", c.BlobAccountURL),
 	)
 }
 
@@ -235,6 +282,16 @@ func (r *reader) duration(name string, lo, hi time.Duration) time.Duration {
 		d, _ = time.ParseDuration(r.setting(name).Default)
 	}
 	return d
+}
+
+func (r *reader) authMode(name string) AuthMode {
+	switch m := AuthMode(r.str(name)); m {
+	case AuthPassword, AuthEntra:
+		return m
+	default:
+		r.fail(name, "must be password or entra, got %q", m)
+		return AuthPassword
+	}
 }
 
 func (r *reader) url(name, raw string, schemes ...string) {
