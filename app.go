@@ -2,11 +2,13 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strings"
 	"time"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/jackc/pgx/v5/pgxpool"
 	goredis "github.com/redis/go-redis/v9"
 
@@ -15,6 +17,7 @@ import (
 	"github.com/booga-enterprise/functions/infra/postgres"
 	"github.com/booga-enterprise/functions/infra/redis"
 	"github.com/booga-enterprise/functions/shared/apikeys"
+	"github.com/booga-enterprise/functions/shared/azure"
 	"github.com/booga-enterprise/functions/shared/config"
 	"github.com/booga-enterprise/functions/shared/discovery"
 	"github.com/booga-enterprise/functions/shared/idempotency"
@@ -36,6 +39,9 @@ type app struct {
 	usage    *usage.Recorder
 	registry *registry.Registry
 	server   *platform.Server
+	// secrets is Key Vault in Azure; nil locally, where secrets are
+	// environment variables.
+	secrets azure.SecretSource
 	// redisPrefix isolates tests that share one Redis; empty in production.
 	redisPrefix string
 }
@@ -59,14 +65,7 @@ func newAppWith(ctx context.Context, cfg config.Config, opts appOptions) (*app, 
 		opts.Now = time.Now
 	}
 	a := &app{cfg: cfg, logger: slog.Default()}
-	var err error
-	a.pool, err = postgres.Open(ctx, cfg.DatabaseURL, postgres.Options{MaxConns: cfg.DatabaseMaxConns})
-	if err != nil {
-		return nil, err
-	}
-	a.rdb, err = redis.Open(cfg.RedisURL, nil)
-	if err != nil {
-		a.pool.Close()
+	if err := a.connect(ctx); err != nil {
 		return nil, err
 	}
 
@@ -95,6 +94,58 @@ func newAppWith(ctx context.Context, cfg config.Config, opts appOptions) (*app, 
 	}
 	a.redisPrefix = opts.RedisPrefix
 	return a, nil
+}
+
+// connect opens the PostgreSQL pool and the Redis client. With
+// DATABASE_AUTH or REDIS_AUTH set to entra, each new connection signs in with
+// an Entra ID token for the managed identity instead of a password, and Key
+// Vault is opened when KEY_VAULT_URL is set.
+func (a *app) connect(ctx context.Context) error {
+	cfg := a.cfg
+	needsAzure := cfg.DatabaseAuth == config.AuthEntra || cfg.RedisAuth == config.AuthEntra || cfg.KeyVaultURL != ""
+	var cred azcore.TokenCredential
+	if needsAzure {
+		var err error
+		cred, err = azure.NewCredential(azure.CredentialOptions{ClientID: cfg.AzureClientID})
+		if err != nil {
+			return fmt.Errorf("create Azure credential: %w", err)
+		}
+	}
+
+	pgOpts := postgres.Options{MaxConns: cfg.DatabaseMaxConns}
+	if cfg.DatabaseAuth == config.AuthEntra {
+		pgOpts.BeforeConnect = azure.PostgresBeforeConnect(cred)
+	}
+	pool, err := postgres.Open(ctx, cfg.DatabaseURL, pgOpts)
+	if err != nil {
+		return err
+	}
+
+	var entraErr error
+	rdb, err := redis.Open(cfg.RedisURL, func(o *goredis.Options) {
+		if cfg.RedisAuth == config.AuthEntra {
+			entraErr = azure.UseRedisEntra(o, cred)
+		}
+	})
+	if err == nil {
+		err = entraErr
+	}
+	if err != nil {
+		pool.Close()
+		return err
+	}
+
+	if cfg.KeyVaultURL != "" {
+		kv, err := azure.NewKeyVaultSecrets(cfg.KeyVaultURL, cred, azure.KeyVaultOptions{TTL: cfg.KeyVaultSecretTTL})
+		if err != nil {
+			pool.Close()
+			_ = rdb.Close()
+			return fmt.Errorf("open Key Vault: %w", err)
+		}
+		a.secrets = kv
+	}
+	a.pool, a.rdb = pool, rdb
+	return nil
 }
 
 // registerRoutes adds every plugin's routes to a.registry. It only stores
