@@ -379,3 +379,26 @@ func BenchmarkVerifier_Cold(b *testing.B) {
 		}
 	}
 }
+
+func TestVerifier_FlushLastUsed(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	created, admin := f.tenant(t, "Acme")
+	readLastUsed := func() *time.Time {
+		var at *time.Time
+		require.NoError(t, f.inTenant(t, admin.TenantID, func(tx pgx.Tx) error {
+			return tx.QueryRow(context.Background(), `SELECT last_used_at FROM api_keys WHERE id = $1`, created.KeyID).Scan(&at)
+		}))
+		return at
+	}
+	f.verifier.FlushLastUsed(context.Background())
+	first := readLastUsed()
+	require.NotNil(t, first, "the verification in tenant() was recorded")
+
+	f.now = f.now.Add(time.Minute)
+	_, err := f.verifier.Verify(context.Background(), created.APIKey, "")
+	require.NoError(t, err)
+	require.True(t, readLastUsed().Equal(*first), "nothing is written until the flush")
+	f.verifier.FlushLastUsed(context.Background())
+	require.WithinDuration(t, f.now, *readLastUsed(), time.Millisecond)
+}
