@@ -42,10 +42,11 @@ type call struct {
 }
 
 func (s *Server) serve(route *registry.Route) http.Handler {
+	endpoint := route.ID()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c := &call{route: route, start: s.Now()}
 		ctx, requestID := s.begin(w, r)
-		request.SetEndpoint(ctx, route.ID())
+		request.SetEndpoint(ctx, endpoint)
 		ip := ClientIP(r, s.FrontDoorID)
 		if ip.IsValid() {
 			request.SetClientIP(ctx, ip.String())
@@ -59,7 +60,7 @@ func (s *Server) serve(route *registry.Route) http.Handler {
 			s.Usage.Record(usage.Record{
 				TenantID:      c.principal.TenantID,
 				KeyID:         c.principal.ID,
-				Endpoint:      route.ID(),
+				Endpoint:      endpoint,
 				Method:        route.Method,
 				Status:        status,
 				LatencyMicros: s.Now().Sub(c.start).Microseconds(),
