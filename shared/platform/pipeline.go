@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
@@ -18,17 +17,12 @@ import (
 	"github.com/booga-enterprise/functions/infra/postgres"
 	"github.com/booga-enterprise/functions/shared/httpx"
 	"github.com/booga-enterprise/functions/shared/idempotency"
-	"github.com/booga-enterprise/functions/shared/logging"
 	"github.com/booga-enterprise/functions/shared/problem"
 	"github.com/booga-enterprise/functions/shared/ratelimit"
 	"github.com/booga-enterprise/functions/shared/registry"
 	"github.com/booga-enterprise/functions/shared/request"
 	"github.com/booga-enterprise/functions/shared/usage"
 )
-
-func withLogAttrs(ctx context.Context, attrs ...slog.Attr) context.Context {
-	return logging.With(ctx, attrs...)
-}
 
 // call is the state of one request through the pipeline.
 type call struct {
@@ -166,8 +160,6 @@ func (s *Server) admit(w http.ResponseWriter, r *http.Request, c *call) error {
 	}
 	c.principal = p
 	request.SetPrincipal(ctx, p)
-	*r = *r.WithContext(withLogAttrs(ctx, slog.String("tenant_id", p.TenantID), slog.String("key_id", p.ID)))
-	ctx = r.Context()
 
 	if c.route.KeyManagement && p.TenantType == request.Developer {
 		return problem.New(problem.CodeForbidden,
