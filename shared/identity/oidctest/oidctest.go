@@ -21,7 +21,7 @@ import (
 
 // Issuer signs tokens and publishes the public half of its current keys.
 type Issuer struct {
-	t   *testing.T
+	t   testing.TB
 	srv *httptest.Server
 
 	mu        sync.Mutex
@@ -34,7 +34,7 @@ type Issuer struct {
 }
 
 // New starts an issuer on loopback; it stops when the test ends.
-func New(t *testing.T) *Issuer {
+func New(t testing.TB) *Issuer {
 	t.Helper()
 	is := &Issuer{t: t}
 	is.Rotate()
@@ -101,7 +101,7 @@ func (is *Issuer) Sign(claims jwt.MapClaims) string {
 }
 
 // SignWith signs claims with any RSA key and key id, for forged tokens.
-func SignWith(t *testing.T, key *rsa.PrivateKey, kid string, claims jwt.MapClaims) string {
+func SignWith(t testing.TB, key *rsa.PrivateKey, kid string, claims jwt.MapClaims) string {
 	t.Helper()
 	tok := jwt.NewWithClaims(jwt.SigningMethodRS256, claims)
 	tok.Header["kid"] = kid
@@ -111,7 +111,7 @@ func SignWith(t *testing.T, key *rsa.PrivateKey, kid string, claims jwt.MapClaim
 }
 
 // Unsigned returns claims as an alg=none token, which must never be accepted.
-func Unsigned(t *testing.T, claims jwt.MapClaims) string {
+func Unsigned(t testing.TB, claims jwt.MapClaims) string {
 	t.Helper()
 	s, err := jwt.NewWithClaims(jwt.SigningMethodNone, claims).SignedString(jwt.UnsafeAllowNoneSignatureType)
 	require.NoError(t, err)
@@ -120,7 +120,7 @@ func Unsigned(t *testing.T, claims jwt.MapClaims) string {
 
 // HS256 returns claims signed with HMAC and secret, the algorithm-confusion
 // attack that uses a public key as the shared secret.
-func HS256(t *testing.T, secret []byte, kid string, claims jwt.MapClaims) string {
+func HS256(t testing.TB, secret []byte, kid string, claims jwt.MapClaims) string {
 	t.Helper()
 	tok := jwt.NewWithClaims(jwt.SigningMethodHS256, claims)
 	tok.Header["kid"] = kid
