@@ -33,7 +33,7 @@ type Authenticator struct {
 	Now       func() time.Time
 }
 
-// tenantRow is what sign-in needs to know about the token's tenant.
+// tenantRow is the token's tenant with the fields sign-in reads.
 type tenantRow struct {
 	ID            string
 	Type          string

@@ -2,11 +2,11 @@
 // tokens (Microsoft Entra ID in production) against the issuer's JSON Web Key
 // Set and maps them to a platform user with their effective permissions.
 //
-// Keys are fetched and cached by github.com/MicahParks/keyfunc/v3: the set
-// is refreshed in the background every RefreshInterval, and a token signed
-// by a key id the cache does not have triggers one refresh, at most once per
-// UnknownKeyRefreshEvery, so a rotated key is picked up without a restart
-// while a stream of forged key ids cannot make us hammer the issuer.
+// Keys are fetched and cached by github.com/MicahParks/keyfunc/v3. The set
+// is refreshed in the background every RefreshInterval. A token signed by a
+// key id the cache lacks triggers one refresh, at most once per
+// UnknownKeyRefreshEvery. So a rotated key is picked up without a restart,
+// and a stream of forged key ids cannot make the service flood the issuer.
 package identity
 
 import (
