@@ -238,7 +238,7 @@ func (s *Server) limit(w http.ResponseWriter, ctx context.Context, p *request.Pr
 		return problem.New(problem.CodeUnauthenticated, "The API key is invalid or revoked.")
 	}
 	request.SetRate(ctx, &d.State)
-	ratelimit.SetHeaders(w.Header(), d.State)
+	ratelimit.SetHeadersAt(w.Header(), d.State, s.Now())
 	if !d.Allowed {
 		return &problem.Error{Code: problem.CodeRateLimited, RetryAfter: d.RetryAfter,
 			Detail: fmt.Sprintf("Rate limit exceeded: %d requests per minute and %d per hour are allowed for this %s.", d.State.LimitMinute, d.State.LimitHour, credentialNoun(p))}

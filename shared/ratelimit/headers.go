@@ -1,7 +1,6 @@
 package ratelimit
 
 import (
-	"fmt"
 	"net/http"
 	"strconv"
 	"time"
@@ -27,19 +26,31 @@ const (
 // window w in seconds. A RateLimit item carries the remaining quota r and
 // the seconds t until the window resets.
 func SetHeaders(h http.Header, st request.RateState) {
-	setHeadersAt(h, st, time.Now())
+	SetHeadersAt(h, st, time.Now())
 }
 
-func setHeadersAt(h http.Header, st request.RateState, now time.Time) {
-	h.Set(HeaderLimitMinute, strconv.Itoa(st.LimitMinute))
-	h.Set(HeaderRemainingMinute, strconv.Itoa(st.RemainingMinute))
-	h.Set(HeaderLimitHour, strconv.Itoa(st.LimitHour))
-	h.Set(HeaderRemainingHour, strconv.Itoa(st.RemainingHour))
+// Canonical forms of the header names, so the hot path can assign the map
+// entries without canonicalising on every request.
+var (
+	canonLimitMinute     = http.CanonicalHeaderKey(HeaderLimitMinute)
+	canonRemainingMinute = http.CanonicalHeaderKey(HeaderRemainingMinute)
+	canonLimitHour       = http.CanonicalHeaderKey(HeaderLimitHour)
+	canonRemainingHour   = http.CanonicalHeaderKey(HeaderRemainingHour)
+	canonPolicy          = http.CanonicalHeaderKey(HeaderPolicy)
+	canonRateLimit       = http.CanonicalHeaderKey(HeaderRateLimit)
+)
 
-	h.Set(HeaderPolicy, fmt.Sprintf(`"minute";q=%d;w=%d, "hour";q=%d;w=%d`,
-		st.LimitMinute, int(Minute/time.Second), st.LimitHour, int(Hour/time.Second)))
-	h.Set(HeaderRateLimit, fmt.Sprintf(`"minute";r=%d;t=%d, "hour";r=%d;t=%d`,
-		st.RemainingMinute, secondsUntil(now, st.ResetMinute), st.RemainingHour, secondsUntil(now, st.ResetHour)))
+// SetHeadersAt is SetHeaders with the time the reset delays are counted from.
+func SetHeadersAt(h http.Header, st request.RateState, now time.Time) {
+	h[canonLimitMinute] = []string{strconv.Itoa(st.LimitMinute)}
+	h[canonRemainingMinute] = []string{strconv.Itoa(st.RemainingMinute)}
+	h[canonLimitHour] = []string{strconv.Itoa(st.LimitHour)}
+	h[canonRemainingHour] = []string{strconv.Itoa(st.RemainingHour)}
+
+	h[canonPolicy] = []string{`"minute";q=` + strconv.Itoa(st.LimitMinute) + ";w=" + strconv.Itoa(int(Minute/time.Second)) +
+		`, "hour";q=` + strconv.Itoa(st.LimitHour) + ";w=" + strconv.Itoa(int(Hour/time.Second))}
+	h[canonRateLimit] = []string{`"minute";r=` + strconv.Itoa(st.RemainingMinute) + ";t=" + strconv.Itoa(secondsUntil(now, st.ResetMinute)) +
+		`, "hour";r=` + strconv.Itoa(st.RemainingHour) + ";t=" + strconv.Itoa(secondsUntil(now, st.ResetHour))}
 }
 
 // secondsUntil rounds up, so a client that waits t seconds is past the reset.
