@@ -24,6 +24,7 @@ const testAudience = "api://booga-test"
 // corporate tenant linked to the directory "dir-acme".
 type orgWorld struct {
 	*testPlatform
+	tt     *testing.T
 	issuer *oidctest.Issuer
 	acme   tenancy.Created
 }
@@ -32,7 +33,7 @@ func newOrgWorld(t *testing.T) *orgWorld {
 	t.Helper()
 	issuer := oidctest.New(t)
 	p := newTestPlatform(t, map[string]string{"OIDC_ISSUER": issuer.URL(), "OIDC_AUDIENCE": testAudience})
-	w := &orgWorld{testPlatform: p, issuer: issuer, acme: p.tenant("Acme")}
+	w := &orgWorld{testPlatform: p, tt: t, issuer: issuer, acme: p.tenant("Acme")}
 	res := p.do("PATCH", "/api/organizations/sign-in", w.acme.APIKey, map[string]any{"entra_tenant_id": "dir-acme"})
 	require.Equal(t, http.StatusOK, res.Status, "body: %s", res.Body)
 	return w
@@ -45,36 +46,36 @@ func (w *orgWorld) token(directory, subject, email string) string {
 
 // invite creates a pending user in Acme and returns its id.
 func (w *orgWorld) invite(email string) string {
-	w.t.Helper()
+	w.tt.Helper()
 	res := w.do("POST", "/api/organizations/users", w.acme.APIKey, map[string]any{"email": email})
-	require.Equal(w.t, http.StatusCreated, res.Status, "body: %s", res.Body)
-	return res.json(w.t)["id"].(string)
+	require.Equal(w.tt, http.StatusCreated, res.Status, "body: %s", res.Body)
+	return res.json(w.tt)["id"].(string)
 }
 
 // unit creates a unit under parent ("" for a root) and returns its id.
 func (w *orgWorld) unit(key, name, parent string) string {
-	w.t.Helper()
+	w.tt.Helper()
 	body := map[string]any{"name": name}
 	if parent != "" {
 		body["parent_id"] = parent
 	}
 	res := w.do("POST", "/api/organizations/units", key, body)
-	require.Equal(w.t, http.StatusCreated, res.Status, "body: %s", res.Body)
-	return res.json(w.t)["id"].(string)
+	require.Equal(w.tt, http.StatusCreated, res.Status, "body: %s", res.Body)
+	return res.json(w.tt)["id"].(string)
 }
 
 func (w *orgWorld) grant(key, unitID, userID, role string) response {
-	w.t.Helper()
+	w.tt.Helper()
 	return w.do("PUT", "/api/organizations/units/"+unitID+"/members/"+userID, key, map[string]any{"role_id": role})
 }
 
 // member invites a person, gives them role in unitID with the admin key and
 // signs them in, returning the user id and a token.
 func (w *orgWorld) member(email, role, unitID string) (string, string) {
-	w.t.Helper()
+	w.tt.Helper()
 	id := w.invite(email)
 	res := w.grant(w.acme.APIKey, unitID, id, role)
-	require.Equal(w.t, http.StatusCreated, res.Status, "body: %s", res.Body)
+	require.Equal(w.tt, http.StatusCreated, res.Status, "body: %s", res.Body)
 	return id, w.token("dir-acme", "oid-"+email, email)
 }
 
