@@ -173,9 +173,10 @@ func (s *Server) admit(w http.ResponseWriter, r *http.Request, c *call) error {
 		if ip := request.ClientIP(ctx); !allowed(parseAddr(ip), p.AllowedIPs) {
 			return problem.New(problem.CodeForbidden, "The client address %s is not in this key's IP allow-list.", ip)
 		}
-		if err := s.limit(w, ctx, p); err != nil {
-			return err
-		}
+	}
+	// Users are limited like keys, per user id with the tenant's limits.
+	if err := s.limit(w, ctx, p); err != nil {
+		return err
 	}
 
 	request.SetTx(ctx, func(ctx context.Context) (pgx.Tx, error) {
@@ -225,7 +226,7 @@ func (s *Server) limit(w http.ResponseWriter, ctx context.Context, p *request.Pr
 		return &problem.Error{Code: problem.CodeUnavailable, RetryAfter: 5 * time.Second,
 			Detail: "Rate limiting is unavailable, so the request was not admitted. Retry shortly.", Err: err}
 	}
-	if d.Revoked {
+	if d.Revoked && p.Kind == request.KindAPIKey {
 		s.Keys.Evict(p.ID)
 		return problem.New(problem.CodeUnauthenticated, "The API key is invalid or revoked.")
 	}
@@ -233,9 +234,16 @@ func (s *Server) limit(w http.ResponseWriter, ctx context.Context, p *request.Pr
 	ratelimit.SetHeadersAt(w.Header(), d.State, s.Now())
 	if !d.Allowed {
 		return &problem.Error{Code: problem.CodeRateLimited, RetryAfter: d.RetryAfter,
-			Detail: fmt.Sprintf("Rate limit exceeded: %d requests per minute and %d per hour are allowed for this key.", d.State.LimitMinute, d.State.LimitHour)}
+			Detail: fmt.Sprintf("Rate limit exceeded: %d requests per minute and %d per hour are allowed for this %s.", d.State.LimitMinute, d.State.LimitHour, credentialNoun(p))}
 	}
 	return nil
+}
+
+func credentialNoun(p *request.Principal) string {
+	if p.Kind == request.KindUser {
+		return "user"
+	}
+	return "key"
 }
 
 func (s *Server) claimIdempotency(r *http.Request, c *call) (*idempotency.Stored, *idempotency.Scope, error) {
