@@ -20,7 +20,7 @@ import (
 	"github.com/booga-enterprise/functions/shared/request"
 )
 
-// Event types this package emits.
+// EventUserCreated is the event emitted when first sign-in creates a user.
 const EventUserCreated = "user.created"
 
 // Authenticator implements platform.UserAuthenticator for OpenID Connect
