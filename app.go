@@ -13,6 +13,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	apimanagement "github.com/booga-enterprise/functions/functions/api-management"
+	"github.com/booga-enterprise/functions/functions/files"
 	"github.com/booga-enterprise/functions/functions/health"
 	"github.com/booga-enterprise/functions/infra/postgres"
 	"github.com/booga-enterprise/functions/infra/redis"
@@ -39,6 +40,7 @@ type app struct {
 	usage    *usage.Recorder
 	registry *registry.Registry
 	server   *platform.Server
+	files    *files.Service
 	// secrets is Key Vault in Azure; nil locally, where secrets are
 	// environment variables.
 	secrets azure.SecretSource
@@ -156,6 +158,7 @@ func (a *app) registerRoutes(now func() time.Time) {
 	keyHandlers := &apimanagement.Handlers{Keys: a.keys, Verifier: a.verifier, Invalidator: invalidator{a}}
 	keyHandlers.Register(a.registry)
 	apimanagement.RegisterUsage(a.registry, now)
+	a.registerFiles(now)
 	discovery.Register(a.registry, discovery.Options{DocsFile: a.cfg.APIDocsFile})
 }
 

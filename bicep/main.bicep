@@ -77,6 +77,7 @@ var serviceBusQueues = [
   'agent-runs'
   'report-runs'
   'integration-syncs'
+  'file-processing'
 ]
 var serviceBusTopics = {
   events: [
@@ -261,6 +262,10 @@ var appSettings = {
   KEY_VAULT_SECRET_TTL: '5m'
   SERVICEBUS_NAMESPACE: serviceBus.outputs.fullyQualifiedNamespace
   BLOB_ACCOUNT_URL: dataStorage.outputs.blobEndpoint
+  FILES_MAX_FILE_BYTES: '5368709120'
+  FILES_TENANT_QUOTA_BYTES: '107374182400'
+  FILES_DELETED_RETENTION: '720h'
+  FILES_UPLOAD_TTL: '24h'
 
   AzureWebJobsStorage__accountName: hostStorage.outputs.name
   AzureWebJobsStorage__credential: 'managedidentity'

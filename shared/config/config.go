@@ -69,6 +69,12 @@ var settings = []Setting{
 	{Name: "KEY_VAULT_SECRET_TTL", Default: "5m", Description: "How long a secret loaded from Key Vault is cached before the next read fetches it again."},
 	{Name: "SERVICEBUS_NAMESPACE", Default: "", Description: "Fully qualified Service Bus namespace (NAME.servicebus.windows.net) that messages are sent to. When empty, the PostgreSQL queue table is used."},
 	{Name: "BLOB_ACCOUNT_URL", Default: "", Description: "Blob service URL of the storage account (https://NAME.blob.core.windows.net/) reached with the managed identity. When empty, the local Azurite emulator is used."},
+
+	// Files plugin.
+	{Name: "FILES_MAX_FILE_BYTES", Default: "5368709120", Description: "Largest file a tenant may upload, in bytes, unless the tenant's file_quotas row sets another."},
+	{Name: "FILES_TENANT_QUOTA_BYTES", Default: "107374182400", Description: "Total bytes of stored files per tenant, soft-deleted files included, unless the tenant's file_quotas row sets another."},
+	{Name: "FILES_DELETED_RETENTION", Default: "720h", Description: "How long a deleted file's blob and metadata are kept before the clean-up timer removes them."},
+	{Name: "FILES_UPLOAD_TTL", Default: "24h", Description: "How long a two-step upload session stays open, and how long a multipart upload may stay unfinished before the clean-up timer removes it."},
 }
 
 // Settings returns a copy of the table of every variable the code reads.
@@ -109,6 +115,11 @@ type Config struct {
 	KeyVaultSecretTTL   time.Duration
 	ServiceBusNamespace string
 	BlobAccountURL      string
+
+	FilesMaxFileBytes     int64
+	FilesTenantQuota      int64
+	FilesDeletedRetention time.Duration
+	FilesUploadTTL        time.Duration
 }
 
 // AuthMode says how a connection to PostgreSQL or Redis authenticates.
@@ -157,6 +168,11 @@ func LoadFrom(lookup LookupFunc) (Config, error) {
 		KeyVaultSecretTTL:   r.duration("KEY_VAULT_SECRET_TTL", time.Second, 24*time.Hour),
 		ServiceBusNamespace: r.str("SERVICEBUS_NAMESPACE"),
 		BlobAccountURL:      r.str("BLOB_ACCOUNT_URL"),
+
+		FilesMaxFileBytes:     int64(r.integer("FILES_MAX_FILE_BYTES", 1, 1<<50)),
+		FilesTenantQuota:      int64(r.integer("FILES_TENANT_QUOTA_BYTES", 1, 1<<55)),
+		FilesDeletedRetention: r.duration("FILES_DELETED_RETENTION", 0, 10*365*24*time.Hour),
+		FilesUploadTTL:        r.duration("FILES_UPLOAD_TTL", time.Minute, 7*24*time.Hour),
 	}
 
 	switch c.Env {
