@@ -316,7 +316,17 @@ func TestNew(t *testing.T) {
 		require.NoError(t, err)
 		rt, err := New(Options{Handler: h, Queue: store, Functions: defs})
 		require.NoError(t, err)
-		require.Len(t, rt.timers, 1, "usage-drain is the one timer")
+		var want, got []string
+		for _, d := range defs {
+			if d.TriggerType() == functions.TriggerTimer {
+				want = append(want, d.Name)
+			}
+		}
+		for _, tj := range rt.timers {
+			got = append(got, tj.def.Name)
+		}
+		require.ElementsMatch(t, want, got, "every timer folder is scheduled")
+		require.Contains(t, got, "usage-drain")
 	})
 }
 
