@@ -7,7 +7,6 @@ import (
 	"math/rand/v2"
 	"mime/multipart"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"strconv"
 	"strings"
@@ -15,11 +14,6 @@ import (
 	"time"
 
 	"github.com/booga-enterprise/functions/functions/files"
-	"github.com/booga-enterprise/functions/infra/postgres/pgtest"
-	"github.com/booga-enterprise/functions/infra/redis/redistest"
-	"github.com/booga-enterprise/functions/shared/config"
-	"github.com/booga-enterprise/functions/shared/request"
-	"github.com/booga-enterprise/functions/shared/tenancy"
 )
 
 // benchFileBytes is the file size of BenchmarkFiles_Transfer; BENCH_FILE_MB
@@ -56,46 +50,15 @@ func resetPeakRSS() { _ = os.WriteFile("/proc/self/clear_refs", []byte("5"), 0) 
 
 func mbps(n int64, d time.Duration) float64 { return float64(n) / (1 << 20) / d.Seconds() }
 
-// newBenchPlatform is newTestPlatform for a benchmark: the whole handler on
-// loopback with its own database, Redis prefix and one tenant.
-func newBenchPlatform(b *testing.B) (*testPlatform, tenancy.Created) {
-	b.Helper()
-	dbURL := pgtest.NewDatabase(b)
-	_, prefix := redistest.New(b)
-	cfg, err := config.LoadFrom(func(k string) (string, bool) {
-		v, ok := map[string]string{"DATABASE_URL": dbURL, "REDIS_URL": redistest.URL(), "APIKEY_PBKDF2_ITERATIONS": "1000"}[k]
-		return v, ok
-	})
-	if err != nil {
-		b.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	a, err := newAppWith(ctx, cfg, appOptions{RedisPrefix: prefix})
-	if err != nil {
-		b.Fatal(err)
-	}
-	a.background(ctx)
-	p := &testPlatform{app: a, srv: httptest.NewServer(a.handler())}
-	b.Cleanup(func() {
-		p.srv.Close()
-		cancel()
-		a.close()
-	})
-	created, err := tenancy.Create(ctx, a.pool, a.keys, tenancy.CreateRequest{
-		Name: "Acme", Type: request.Corporate, RateLimitPerMinute: 600, RateLimitPerHour: 20000})
-	if err != nil {
-		b.Fatal(err)
-	}
-	return p, created
-}
-
 // BenchmarkFiles_Transfer uploads and downloads one file through the plugin
 // and directly with azblob, in the same run and with the same bytes, and
 // reports throughput and the peak RSS of the whole test process (server and
 // client) during the plugin upload. scripts/bench-files runs it.
 func BenchmarkFiles_Transfer(b *testing.B) {
 	size := benchFileBytes()
-	p, acme := newBenchPlatform(b)
+	requireAzurite(b)
+	p := newTestPlatform(b, nil)
+	acme := p.tenant("Acme")
 	ctx := context.Background()
 	bc := p.app.files.Blob
 	for i := 0; i < b.N; i++ {
@@ -117,7 +80,7 @@ func BenchmarkFiles_Transfer(b *testing.B) {
 			}
 			pw.CloseWithError(err)
 		}()
-		req, _ := http.NewRequest("POST", p.srv.URL+"/api/files", pr)
+		req, _ := http.NewRequest("POST", p.srv.URL+"/api/files/files", pr)
 		req.Header.Set("Authorization", "Bearer "+acme.APIKey)
 		req.Header.Set("Content-Type", mw.FormDataContentType())
 		start = time.Now()
@@ -143,7 +106,7 @@ func BenchmarkFiles_Transfer(b *testing.B) {
 		rc.Close()
 		directDown := time.Since(start)
 
-		req, _ = http.NewRequest("GET", p.srv.URL+"/api/files/"+id+"/content", nil)
+		req, _ = http.NewRequest("GET", p.srv.URL+"/api/files/files/"+id+"/content", nil)
 		req.Header.Set("Authorization", "Bearer "+acme.APIKey)
 		start = time.Now()
 		res, err = http.DefaultClient.Do(req)

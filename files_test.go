@@ -24,7 +24,7 @@ import (
 	"github.com/booga-enterprise/functions/infra/postgres"
 )
 
-func requireAzurite(t *testing.T) {
+func requireAzurite(t testing.TB) {
 	t.Helper()
 	conn, err := net.DialTimeout("tcp", "127.0.0.1:10000", time.Second)
 	if err != nil {
@@ -42,7 +42,7 @@ func newFilesPlatform(t *testing.T, env map[string]string) *testPlatform {
 // multipartBody builds an upload whose file part has the given raw
 // Content-Disposition parameters, so tests can send names a normal client
 // library would clean up first.
-func multipartBody(t *testing.T, disposition string, content []byte, fields ...string) (string, string) {
+func multipartBody(t testing.TB, disposition string, content []byte, fields ...string) (string, string) {
 	t.Helper()
 	var buf bytes.Buffer
 	mw := multipart.NewWriter(&buf)
@@ -61,7 +61,7 @@ func multipartBody(t *testing.T, disposition string, content []byte, fields ...s
 func (p *testPlatform) upload(key, name string, content []byte, fields ...string) response {
 	p.t.Helper()
 	body, ct := multipartBody(p.t, fmt.Sprintf(`filename*=UTF-8''%s`, encodeName(name)), content, fields...)
-	return p.do("POST", "/api/files", key, body, "Content-Type", ct)
+	return p.do("POST", "/api/files/files", key, body, "Content-Type", ct)
 }
 
 func encodeName(name string) string {
@@ -88,7 +88,7 @@ func TestFiles_RoundTripsUnusualNames(t *testing.T) {
 		sum := sha256.Sum256(content)
 		require.Equal(t, fmt.Sprintf("%x", sum), f["sha256"])
 
-		dl := p.do("GET", "/api/files/"+f["id"].(string)+"/content", acme.APIKey, nil)
+		dl := p.do("GET", "/api/files/files/"+f["id"].(string)+"/content", acme.APIKey, nil)
 		require.Equal(t, http.StatusOK, dl.Status, "body: %s", dl.Body)
 		require.Equal(t, content, dl.Body)
 		require.Equal(t, "text/html; charset=utf-8", dl.Header.Get("Content-Type"))
@@ -110,7 +110,7 @@ func TestFiles_RangeAndConditionalRequests(t *testing.T) {
 	content := []byte("0123456789abcdefghijklmnopqrstuvwxyz")
 	res := p.upload(acme.APIKey, "alphabet.txt", content)
 	require.Equal(t, http.StatusCreated, res.Status, "body: %s", res.Body)
-	path := "/api/files/" + res.json(t)["id"].(string) + "/content"
+	path := "/api/files/files/" + res.json(t)["id"].(string) + "/content"
 	full := p.do("GET", path, acme.APIKey, nil)
 	etag, lastModified := full.Header.Get("ETag"), full.Header.Get("Last-Modified")
 
@@ -194,7 +194,7 @@ func TestFiles_RejectsUnsafeNamesWithoutOrphans(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			body, ct := multipartBody(t, tc.disposition, []byte("data"), tc.fields...)
-			res := p.do("POST", "/api/files", acme.APIKey, body, "Content-Type", ct)
+			res := p.do("POST", "/api/files/files", acme.APIKey, body, "Content-Type", ct)
 			require.Equal(t, http.StatusUnprocessableEntity, res.Status, "body: %s", res.Body)
 			require.Equal(t, tc.field, res.problemField(t))
 		})
@@ -205,7 +205,7 @@ func TestFiles_RejectsUnsafeNamesWithoutOrphans(t *testing.T) {
 		require.Equal(t, http.StatusRequestEntityTooLarge, res.Status, "body: %s", res.Body)
 	})
 	t.Run("NotMultipart", func(t *testing.T) {
-		res := p.do("POST", "/api/files", acme.APIKey, `{"name":"x"}`)
+		res := p.do("POST", "/api/files/files", acme.APIKey, `{"name":"x"}`)
 		require.Equal(t, http.StatusUnsupportedMediaType, res.Status)
 	})
 
@@ -250,11 +250,11 @@ func TestFiles_OtherTenantNotFound(t *testing.T) {
 	id := res.json(t)["id"].(string)
 
 	for _, req := range []struct{ method, path, body string }{
-		{"GET", "/api/files/" + id, ""},
-		{"GET", "/api/files/" + id + "/content", ""},
-		{"PATCH", "/api/files/" + id, `{"name":"mine.txt"}`},
-		{"DELETE", "/api/files/" + id, ""},
-		{"POST", "/api/files/" + id + "/shares", `{}`},
+		{"GET", "/api/files/files/" + id, ""},
+		{"GET", "/api/files/files/" + id + "/content", ""},
+		{"PATCH", "/api/files/files/" + id, `{"name":"mine.txt"}`},
+		{"DELETE", "/api/files/files/" + id, ""},
+		{"POST", "/api/files/files/" + id + "/shares", `{}`},
 	} {
 		var body any
 		if req.body != "" {
@@ -263,10 +263,10 @@ func TestFiles_OtherTenantNotFound(t *testing.T) {
 		r := p.do(req.method, req.path, globex.APIKey, body)
 		require.Equal(t, http.StatusNotFound, r.Status, "%s %s: %s", req.method, req.path, r.Body)
 	}
-	list := p.do("GET", "/api/files", globex.APIKey, nil)
+	list := p.do("GET", "/api/files/files", globex.APIKey, nil)
 	require.Equal(t, http.StatusOK, list.Status)
 	require.Empty(t, list.json(t)["data"])
-	require.Equal(t, http.StatusOK, p.do("GET", "/api/files/"+id, acme.APIKey, nil).Status)
+	require.Equal(t, http.StatusOK, p.do("GET", "/api/files/files/"+id, acme.APIKey, nil).Status)
 }
 
 func TestFiles_ShareLinks(t *testing.T) {
@@ -280,7 +280,7 @@ func TestFiles_ShareLinks(t *testing.T) {
 
 	share := func(body string) (string, string) {
 		t.Helper()
-		r := p.do("POST", "/api/files/"+id+"/shares", acme.APIKey, body)
+		r := p.do("POST", "/api/files/files/"+id+"/shares", acme.APIKey, body)
 		require.Equal(t, http.StatusCreated, r.Status, "body: %s", r.Body)
 		m := r.json(t)
 		require.Len(t, m["token"], 43, "256 bits in base64url")
@@ -312,7 +312,7 @@ func TestFiles_ShareLinks(t *testing.T) {
 	t.Run("Revocation", func(t *testing.T) {
 		url, shareID := share(`{}`)
 		require.Equal(t, http.StatusPartialContent, p.do("GET", url, "", nil, "Range", "bytes=0-5").Status)
-		require.Equal(t, http.StatusNoContent, p.do("DELETE", "/api/files/"+id+"/shares/"+shareID, acme.APIKey, nil).Status)
+		require.Equal(t, http.StatusNoContent, p.do("DELETE", "/api/files/files/"+id+"/shares/"+shareID, acme.APIKey, nil).Status)
 		require.Equal(t, http.StatusNotFound, p.do("GET", url, "", nil).Status)
 	})
 	t.Run("WrongToken", func(t *testing.T) {
@@ -331,7 +331,7 @@ func TestFiles_ShareLinks(t *testing.T) {
 		require.Equal(t, "content", string(r.Body))
 	})
 	t.Run("InvalidRequest", func(t *testing.T) {
-		r := p.do("POST", "/api/files/"+id+"/shares", acme.APIKey, `{"max_downloads":0}`)
+		r := p.do("POST", "/api/files/files/"+id+"/shares", acme.APIKey, `{"max_downloads":0}`)
 		require.Equal(t, http.StatusUnprocessableEntity, r.Status)
 		require.Equal(t, "max_downloads", r.problemField(t))
 	})
@@ -344,12 +344,12 @@ func TestFiles_DeletedFileLinksStop(t *testing.T) {
 	res := p.upload(acme.APIKey, "gone.txt", []byte("soon gone"))
 	require.Equal(t, http.StatusCreated, res.Status)
 	id := res.json(t)["id"].(string)
-	r := p.do("POST", "/api/files/"+id+"/shares", acme.APIKey, `{}`)
+	r := p.do("POST", "/api/files/files/"+id+"/shares", acme.APIKey, `{}`)
 	url := r.json(t)["url"].(string)
 
-	require.Equal(t, http.StatusNoContent, p.do("DELETE", "/api/files/"+id, acme.APIKey, nil).Status)
+	require.Equal(t, http.StatusNoContent, p.do("DELETE", "/api/files/files/"+id, acme.APIKey, nil).Status)
 	require.Equal(t, http.StatusNotFound, p.do("GET", url, "", nil).Status)
-	require.Equal(t, http.StatusNotFound, p.do("GET", "/api/files/"+id, acme.APIKey, nil).Status)
+	require.Equal(t, http.StatusNotFound, p.do("GET", "/api/files/files/"+id, acme.APIKey, nil).Status)
 	require.Equal(t, 1, countTenantRows(t, p, acme.ID, `SELECT count(*) FROM events WHERE type = 'file.deleted' AND data->>'file_id' = $1`, id))
 
 	p.advance(p.app.cfg.FilesDeletedRetention + time.Minute)
@@ -392,7 +392,7 @@ func TestFiles_TwoStepUpload(t *testing.T) {
 	f := done.json(t)
 	require.EqualValues(t, len(content), f["size"])
 
-	dl := p.do("GET", "/api/files/"+f["id"].(string)+"/content", acme.APIKey, nil)
+	dl := p.do("GET", "/api/files/files/"+f["id"].(string)+"/content", acme.APIKey, nil)
 	require.Equal(t, http.StatusOK, dl.Status)
 	require.True(t, bytes.Equal(content, dl.Body), "downloaded bytes equal the uploaded ones")
 	require.Equal(t, http.StatusNotFound, p.do("POST", complete, acme.APIKey, nil).Status, "the session is gone")
@@ -432,7 +432,7 @@ func TestFiles_UploadStreamsToStorage(t *testing.T) {
 		_ = pw.Close()
 	}()
 
-	req, err := http.NewRequest("POST", p.srv.URL+"/api/files", pr)
+	req, err := http.NewRequest("POST", p.srv.URL+"/api/files/files", pr)
 	require.NoError(t, err)
 	req.Header.Set("Authorization", "Bearer "+acme.APIKey)
 	req.Header.Set("Content-Type", mw.FormDataContentType())
@@ -513,19 +513,19 @@ func TestFiles_FoldersBrowseAndSearch(t *testing.T) {
 		}
 		return out
 	}
-	require.Equal(t, []string{"a-report.txt", "b-report.txt", "c-notes.md"}, names("/api/files?folder_id="+y2026))
-	require.Equal(t, []string{"c-notes.md", "a-report.txt", "b-report.txt"}, names("/api/files?folder_id="+y2026+"&sort=-size"))
-	require.Equal(t, []string{"root.txt"}, names("/api/files?folder_id=root"))
-	require.Equal(t, []string{"a-report.txt", "b-report.txt"}, names("/api/files?q=REPORT"))
-	require.Equal(t, []string{"c-notes.md"}, names("/api/files?type=text/markdown"))
-	require.Empty(t, names("/api/files?q=%25"), "a % in the search matches literally")
+	require.Equal(t, []string{"a-report.txt", "b-report.txt", "c-notes.md"}, names("/api/files/files?folder_id="+y2026))
+	require.Equal(t, []string{"c-notes.md", "a-report.txt", "b-report.txt"}, names("/api/files/files?folder_id="+y2026+"&sort=-size"))
+	require.Equal(t, []string{"root.txt"}, names("/api/files/files?folder_id=root"))
+	require.Equal(t, []string{"a-report.txt", "b-report.txt"}, names("/api/files/files?q=REPORT"))
+	require.Equal(t, []string{"c-notes.md"}, names("/api/files/files?type=text/markdown"))
+	require.Empty(t, names("/api/files/files?q=%25"), "a % in the search matches literally")
 
-	page1 := p.do("GET", "/api/files?limit=2&sort=name", acme.APIKey, nil).json(t)
+	page1 := p.do("GET", "/api/files/files?limit=2&sort=name", acme.APIKey, nil).json(t)
 	require.Equal(t, true, page1["has_more"])
-	page2 := p.do("GET", "/api/files?limit=2&sort=name&cursor="+page1["next_cursor"].(string), acme.APIKey, nil).json(t)
+	page2 := p.do("GET", "/api/files/files?limit=2&sort=name&cursor="+page1["next_cursor"].(string), acme.APIKey, nil).json(t)
 	require.Len(t, page2["data"], 2)
 	require.Equal(t, "c-notes.md", page2["data"].([]any)[0].(map[string]any)["name"])
-	bad := p.do("GET", "/api/files?limit=2&sort=size&cursor="+page1["next_cursor"].(string), acme.APIKey, nil)
+	bad := p.do("GET", "/api/files/files?limit=2&sort=size&cursor="+page1["next_cursor"].(string), acme.APIKey, nil)
 	require.Equal(t, http.StatusBadRequest, bad.Status, "a cursor only works with its own sort")
 
 	// Move reports under archive: every path below it follows.
@@ -542,7 +542,7 @@ func TestFiles_FoldersBrowseAndSearch(t *testing.T) {
 	require.Equal(t, http.StatusAccepted, del.Status, "body: %s", del.Body)
 	require.Equal(t, http.StatusNotFound, p.do("GET", "/api/files/folders/"+y2026, acme.APIKey, nil).Status)
 	invokeQueued(t, p, "delete-"+archive)
-	require.Equal(t, []string{"root.txt"}, names("/api/files"))
+	require.Equal(t, []string{"root.txt"}, names("/api/files/files"))
 	require.Equal(t, 3, countTenantRows(t, p, acme.ID, `SELECT count(*) FROM events WHERE type = 'file.deleted'`))
 	require.Zero(t, countTenantRows(t, p, acme.ID, `SELECT count(*) FROM file_folders`))
 }
@@ -579,13 +579,13 @@ func TestFiles_ProcessingThroughQueue(t *testing.T) {
 	res := p.upload(acme.APIKey, "notes.md", []byte("# Plan\n\nShip the files plugin.\n"), "embed", "true")
 	require.Equal(t, http.StatusCreated, res.Status, "body: %s", res.Body)
 	id := res.json(t)["id"].(string)
-	require.Equal(t, http.StatusNotFound, p.do("GET", "/api/files/"+id+"/text", acme.APIKey, nil).Status)
+	require.Equal(t, http.StatusNotFound, p.do("GET", "/api/files/files/"+id+"/text", acme.APIKey, nil).Status)
 
 	invokeQueued(t, p, "process-"+id)
-	f := p.do("GET", "/api/files/"+id, acme.APIKey, nil).json(t)
+	f := p.do("GET", "/api/files/files/"+id, acme.APIKey, nil).json(t)
 	require.Equal(t, "ready", f["status"])
 	require.Equal(t, true, f["embed"])
-	text := p.do("GET", "/api/files/"+id+"/text", acme.APIKey, nil)
+	text := p.do("GET", "/api/files/files/"+id+"/text", acme.APIKey, nil)
 	require.Equal(t, http.StatusOK, text.Status)
 	require.Contains(t, text.json(t)["text"], "Ship the files plugin.")
 	require.Equal(t, 1, countTenantRows(t, p, acme.ID, `SELECT count(*) FROM events WHERE type = 'file.uploaded' AND data->>'file_id' = $1`, id))

@@ -31,7 +31,7 @@ func (s *Service) Register(reg *registry.Registry) {
 
 func (s *Service) registerFiles(reg *registry.Registry) {
 	reg.Add(registry.Route{
-		Plugin: Plugin, Method: http.MethodPost, Path: "/files", OperationID: "uploadFile", Capability: CapWrite,
+		Plugin: Plugin, Method: http.MethodPost, Path: "/files/files", OperationID: "uploadFile", Capability: CapWrite,
 		Summary: "Upload a file",
 		Description: "Streams a multipart/form-data body to storage. Optional fields name (else the file part's filename), folder_id and embed must come before the part named file. " +
 			"The content type is sniffed from the content; the name is validated as one path segment without control characters. The file is then processed in the background (status processing, then ready or failed). " +
@@ -41,7 +41,7 @@ func (s *Service) registerFiles(reg *registry.Registry) {
 		Handler:   s.upload,
 	})
 	reg.Add(registry.Route{
-		Plugin: Plugin, Method: http.MethodGet, Path: "/files", OperationID: "listFiles", Capability: CapRead,
+		Plugin: Plugin, Method: http.MethodGet, Path: "/files/files", OperationID: "listFiles", Capability: CapRead,
 		Summary:     "List and search files",
 		Description: "Lists files with cursor pagination, sorted by name (default), created_at or size, descending with a leading minus. Filters combine: folder, name substring, media type, creation time, status.",
 		Params: []registry.Param{
@@ -65,7 +65,7 @@ func (s *Service) registerFiles(reg *registry.Registry) {
 		Handler:     s.getQuota,
 	})
 	reg.Add(registry.Route{
-		Plugin: Plugin, Method: http.MethodGet, Path: "/files/{id}", OperationID: "getFile", Capability: CapRead,
+		Plugin: Plugin, Method: http.MethodGet, Path: "/files/files/{id}", OperationID: "getFile", Capability: CapRead,
 		Summary:     "Get a file's metadata",
 		Description: "Returns a file's metadata. Another tenant's file is not found.",
 		Params:      []registry.Param{fileIDParam},
@@ -73,7 +73,7 @@ func (s *Service) registerFiles(reg *registry.Registry) {
 		Handler:     s.getFile,
 	})
 	reg.Add(registry.Route{
-		Plugin: Plugin, Method: http.MethodPatch, Path: "/files/{id}", OperationID: "updateFile", Capability: CapWrite,
+		Plugin: Plugin, Method: http.MethodPatch, Path: "/files/files/{id}", OperationID: "updateFile", Capability: CapWrite,
 		Summary:     "Rename, move or mark a file",
 		Description: "Changes the name, folder or embed flag; absent fields stay. Marking embed puts the extracted text in the knowledge base's queue.",
 		Params:      []registry.Param{fileIDParam},
@@ -83,7 +83,7 @@ func (s *Service) registerFiles(reg *registry.Registry) {
 		Handler:     s.updateFile,
 	})
 	reg.Add(registry.Route{
-		Plugin: Plugin, Method: http.MethodDelete, Path: "/files/{id}", OperationID: "deleteFile", Capability: CapWrite,
+		Plugin: Plugin, Method: http.MethodDelete, Path: "/files/files/{id}", OperationID: "deleteFile", Capability: CapWrite,
 		Summary:     "Delete a file",
 		Description: "Soft-deletes the file: it disappears from listings, downloads and share links at once; its content is removed after the retention period.",
 		Params:      []registry.Param{fileIDParam},
@@ -91,7 +91,7 @@ func (s *Service) registerFiles(reg *registry.Registry) {
 		Handler:     s.deleteFile,
 	})
 	reg.Add(registry.Route{
-		Plugin: Plugin, Method: http.MethodGet, Path: "/files/{id}/content", OperationID: "downloadFile", Capability: CapRead,
+		Plugin: Plugin, Method: http.MethodGet, Path: "/files/files/{id}/content", OperationID: "downloadFile", Capability: CapRead,
 		Summary: "Download a file",
 		Description: "Streams the content with Content-Type, Content-Length, ETag, Last-Modified and a Content-Disposition safe for any name. " +
 			"Supports Range (206, multipart/byteranges for several ranges, 416), If-Range, If-Match, If-None-Match (304), If-Modified-Since and If-Unmodified-Since (412).",
@@ -107,7 +107,7 @@ func (s *Service) registerFiles(reg *registry.Registry) {
 		Handler:   s.download,
 	})
 	reg.Add(registry.Route{
-		Plugin: Plugin, Method: http.MethodGet, Path: "/files/{id}/text", OperationID: "getFileText", Capability: CapRead,
+		Plugin: Plugin, Method: http.MethodGet, Path: "/files/files/{id}/text", OperationID: "getFileText", Capability: CapRead,
 		Summary:     "Get a file's extracted text",
 		Description: "Returns the text the processing worker extracted from a text, Markdown, HTML, CSV, JSON or PDF file, up to 1 MiB.",
 		Params:      []registry.Param{fileIDParam},
@@ -205,7 +205,7 @@ func (s *Service) registerFolders(reg *registry.Registry) {
 
 func (s *Service) registerShares(reg *registry.Registry) {
 	reg.Add(registry.Route{
-		Plugin: Plugin, Method: http.MethodPost, Path: "/files/{id}/shares", OperationID: "createShareLink", Capability: CapShare,
+		Plugin: Plugin, Method: http.MethodPost, Path: "/files/files/{id}/shares", OperationID: "createShareLink", Capability: CapShare,
 		Summary:     "Create a share link",
 		Description: "Creates a public download link with an optional expiry, password and download limit. The token (256 random bits) is shown only in this response.",
 		Params:      []registry.Param{fileIDParam},
@@ -215,7 +215,7 @@ func (s *Service) registerShares(reg *registry.Registry) {
 		Handler:     s.createShare,
 	})
 	reg.Add(registry.Route{
-		Plugin: Plugin, Method: http.MethodGet, Path: "/files/{id}/shares", OperationID: "listShareLinks", Capability: CapShare,
+		Plugin: Plugin, Method: http.MethodGet, Path: "/files/files/{id}/shares", OperationID: "listShareLinks", Capability: CapShare,
 		Summary:     "List a file's share links",
 		Description: "Lists the file's links, newest first, with their download counts; tokens are never shown again.",
 		Params:      []registry.Param{fileIDParam, limitParam, cursorParam},
@@ -223,7 +223,7 @@ func (s *Service) registerShares(reg *registry.Registry) {
 		Handler:     s.listShares,
 	})
 	reg.Add(registry.Route{
-		Plugin: Plugin, Method: http.MethodDelete, Path: "/files/{id}/shares/{share_id}", OperationID: "revokeShareLink", Capability: CapShare,
+		Plugin: Plugin, Method: http.MethodDelete, Path: "/files/files/{id}/shares/{share_id}", OperationID: "revokeShareLink", Capability: CapShare,
 		Summary:     "Revoke a share link",
 		Description: "Stops the link at once. Revoking a revoked link succeeds.",
 		Params: []registry.Param{fileIDParam,

@@ -269,7 +269,7 @@ func (s *Service) completeUpload(w http.ResponseWriter, r *http.Request) error {
 	if err := s.announceUpload(ctx, tx, p.TenantID, f); err != nil {
 		return err
 	}
-	w.Header().Set("Location", "/api/files/"+f.ID)
+	w.Header().Set("Location", "/api/files/files/"+f.ID)
 	httpx.WriteJSON(w, http.StatusCreated, f)
 	return nil
 }

@@ -101,7 +101,7 @@ func (s *Service) upload(w http.ResponseWriter, r *http.Request) error {
 		s.discardUpload(ctx, p.TenantID, f.ID)
 		return err
 	}
-	w.Header().Set("Location", "/api/files/"+f.ID)
+	w.Header().Set("Location", "/api/files/files/"+f.ID)
 	httpx.WriteJSON(w, http.StatusCreated, f)
 	return nil
 }
