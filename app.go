@@ -14,13 +14,16 @@ import (
 
 	apimanagement "github.com/booga-enterprise/functions/functions/api-management"
 	"github.com/booga-enterprise/functions/functions/health"
+	"github.com/booga-enterprise/functions/functions/integrations"
 	"github.com/booga-enterprise/functions/infra/postgres"
 	"github.com/booga-enterprise/functions/infra/redis"
 	"github.com/booga-enterprise/functions/shared/apikeys"
 	"github.com/booga-enterprise/functions/shared/azure"
 	"github.com/booga-enterprise/functions/shared/config"
 	"github.com/booga-enterprise/functions/shared/discovery"
+	"github.com/booga-enterprise/functions/shared/events"
 	"github.com/booga-enterprise/functions/shared/idempotency"
+	"github.com/booga-enterprise/functions/shared/openapi"
 	"github.com/booga-enterprise/functions/shared/platform"
 	"github.com/booga-enterprise/functions/shared/ratelimit"
 	"github.com/booga-enterprise/functions/shared/registry"
@@ -39,6 +42,9 @@ type app struct {
 	usage    *usage.Recorder
 	registry *registry.Registry
 	server   *platform.Server
+	// integrations is the webhook plugin, whose relay and functions the
+	// handler wires in.
+	integrations *integrations.Module
 	// secrets is Key Vault in Azure; nil locally, where secrets are
 	// environment variables.
 	secrets azure.SecretSource
@@ -156,7 +162,8 @@ func (a *app) registerRoutes(now func() time.Time) {
 	keyHandlers := &apimanagement.Handlers{Keys: a.keys, Verifier: a.verifier, Invalidator: invalidator{a}}
 	keyHandlers.Register(a.registry)
 	apimanagement.RegisterUsage(a.registry, now)
-	discovery.Register(a.registry, discovery.Options{DocsFile: a.cfg.APIDocsFile})
+	a.integrations = integrations.Register(a.registry, integrations.Options{Config: a.cfg, Pool: a.pool, Logger: a.logger})
+	discovery.Register(a.registry, discovery.Options{DocsFile: a.cfg.APIDocsFile, OpenAPI: openapi.Options{Events: events.OpenAPITypes()}})
 }
 
 // invalidator makes a revoke or rotate take effect on every instance at once.
@@ -175,7 +182,7 @@ func (i invalidator) Invalidate(ctx context.Context, keyID string, revoked bool)
 // custom-handler invocation endpoint (POST /{FunctionName}, and the host's
 // probe of /).
 func (a *app) handler() http.Handler {
-	api := a.server.APIHandler()
+	api := a.integrations.Middleware(a.server.APIHandler())
 	invocations := a.invocationHandler()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if strings.HasPrefix(r.URL.Path, "/api/") || r.URL.Path == "/api" {

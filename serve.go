@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"time"
@@ -84,6 +85,7 @@ func (a *app) invocationHandler() http.Handler {
 			return res, err
 		},
 	}
+	maps.Copy(funcs, a.integrations.Functions())
 	return customhandler.NewHandler(funcs, a.logger)
 }
 

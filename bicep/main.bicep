@@ -261,6 +261,11 @@ var appSettings = {
   KEY_VAULT_SECRET_TTL: '5m'
   SERVICEBUS_NAMESPACE: serviceBus.outputs.fullyQualifiedNamespace
   BLOB_ACCOUNT_URL: dataStorage.outputs.blobEndpoint
+  WEBHOOK_TIMEOUT: '10s'
+  WEBHOOK_CONCURRENCY: '16'
+  WEBHOOK_DISABLE_AFTER: '120h'
+  WEBHOOK_SECRET_OVERLAP: '24h'
+  WEBHOOKS_ALLOW_LOOPBACK: 'false'
 
   AzureWebJobsStorage__accountName: hostStorage.outputs.name
   AzureWebJobsStorage__credential: 'managedidentity'

@@ -8,8 +8,10 @@ import (
 	"time"
 
 	"github.com/gorilla/mux"
+	"github.com/jackc/pgx/v5"
 
 	"github.com/booga-enterprise/functions/shared/apikeys"
+	"github.com/booga-enterprise/functions/shared/events"
 	"github.com/booga-enterprise/functions/shared/httpx"
 	"github.com/booga-enterprise/functions/shared/problem"
 	"github.com/booga-enterprise/functions/shared/request"
@@ -51,6 +53,9 @@ func (h *Handlers) createKey(w http.ResponseWriter, r *http.Request) error {
 	}
 	k, err := h.Keys.Create(r.Context(), tx, principal(r), body)
 	if err != nil {
+		return err
+	}
+	if err := emitKeyEvent(r, tx, events.APIKeyCreated, k.Key); err != nil {
 		return err
 	}
 	w.Header().Set("Location", "/api/api-management/keys/"+k.ID)
@@ -115,6 +120,9 @@ func (h *Handlers) rotateKey(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if err := emitKeyEvent(r, tx, events.APIKeyRotated, k.Key); err != nil {
+		return err
+	}
 	h.afterCommit(r, k.ID, false)
 	httpx.WriteJSON(w, http.StatusOK, k)
 	return nil
@@ -125,13 +133,31 @@ func (h *Handlers) revokeKey(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	before, err := h.Keys.Get(r.Context(), tx, principal(r).TenantID, mux.Vars(r)["id"])
+	if err != nil {
+		return err
+	}
 	k, err := h.Keys.Revoke(r.Context(), tx, principal(r).TenantID, mux.Vars(r)["id"])
 	if err != nil {
 		return err
 	}
+	if before.RevokedAt == nil {
+		if err := emitKeyEvent(r, tx, events.APIKeyRevoked, k); err != nil {
+			return err
+		}
+	}
 	h.afterCommit(r, k.ID, true)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
+}
+
+// emitKeyEvent stores an api_key.* event in the request's transaction; it
+// is published after the commit.
+func emitKeyEvent(r *http.Request, tx pgx.Tx, eventType string, k apikeys.Key) error {
+	p := principal(r)
+	_, err := events.Emit(r.Context(), tx, p.TenantID, eventType, events.APIKeyData{
+		KeyID: k.ID, Name: k.Name, Prefix: k.Prefix, Scopes: k.Scopes, ActorID: p.ID})
+	return err
 }
 
 // afterCommit invalidates cached verifications once the change is durable.

@@ -69,6 +69,13 @@ var settings = []Setting{
 	{Name: "KEY_VAULT_SECRET_TTL", Default: "5m", Description: "How long a secret loaded from Key Vault is cached before the next read fetches it again."},
 	{Name: "SERVICEBUS_NAMESPACE", Default: "", Description: "Fully qualified Service Bus namespace (NAME.servicebus.windows.net) that messages are sent to. When empty, the PostgreSQL queue table is used."},
 	{Name: "BLOB_ACCOUNT_URL", Default: "", Description: "Blob service URL of the storage account (https://NAME.blob.core.windows.net/) reached with the managed identity. When empty, the local Azurite emulator is used."},
+
+	// Webhooks.
+	{Name: "WEBHOOK_TIMEOUT", Default: "10s", Description: "Time limit of one webhook delivery attempt, connection and response included."},
+	{Name: "WEBHOOK_CONCURRENCY", Default: "16", Description: "Webhook attempts one invocation of webhook-delivery sends at once."},
+	{Name: "WEBHOOK_DISABLE_AFTER", Default: "120h", Description: "How long every attempt to a webhook endpoint may fail before the endpoint is disabled and a webhook.endpoint.disabled event is sent."},
+	{Name: "WEBHOOK_SECRET_OVERLAP", Default: "24h", Description: "How long the previous secret of a webhook endpoint keeps signing, beside the new one, after a rotation."},
+	{Name: "WEBHOOKS_ALLOW_LOOPBACK", Default: "false", Description: "Development only: true lets webhooks reach 127.0.0.0/8 and ::1. Rejected unless APP_ENV is local."},
 }
 
 // Settings returns a copy of the table of every variable the code reads.
@@ -109,6 +116,13 @@ type Config struct {
 	KeyVaultSecretTTL   time.Duration
 	ServiceBusNamespace string
 	BlobAccountURL      string
+
+	WebhookTimeout       time.Duration
+	WebhookConcurrency   int
+	WebhookDisableAfter  time.Duration
+	WebhookSecretOverlap time.Duration
+	// WebhooksAllowLoopback is only ever true when Env is EnvLocal.
+	WebhooksAllowLoopback bool
 }
 
 // AuthMode says how a connection to PostgreSQL or Redis authenticates.
@@ -157,6 +171,12 @@ func LoadFrom(lookup LookupFunc) (Config, error) {
 		KeyVaultSecretTTL:   r.duration("KEY_VAULT_SECRET_TTL", time.Second, 24*time.Hour),
 		ServiceBusNamespace: r.str("SERVICEBUS_NAMESPACE"),
 		BlobAccountURL:      r.str("BLOB_ACCOUNT_URL"),
+
+		WebhookTimeout:        r.duration("WEBHOOK_TIMEOUT", 100*time.Millisecond, time.Minute),
+		WebhookConcurrency:    r.integer("WEBHOOK_CONCURRENCY", 1, 1024),
+		WebhookDisableAfter:   r.duration("WEBHOOK_DISABLE_AFTER", time.Hour, 90*24*time.Hour),
+		WebhookSecretOverlap:  r.duration("WEBHOOK_SECRET_OVERLAP", 0, 30*24*time.Hour),
+		WebhooksAllowLoopback: r.boolean("WEBHOOKS_ALLOW_LOOPBACK"),
 	}
 
 	switch c.Env {
@@ -186,6 +206,9 @@ func LoadFrom(lookup LookupFunc) (Config, error) {
 	if strings.Contains(c.ServiceBusNamespace, "://") || strings.Contains(c.ServiceBusNamespace, "/") {
 		r.fail("SERVICEBUS_NAMESPACE", "must be a host name such as NAME.servicebus.windows.net, without a scheme or path, got %q", c.ServiceBusNamespace)
 	}
+	if c.WebhooksAllowLoopback && c.Env != EnvLocal {
+		r.fail("WEBHOOKS_ALLOW_LOOPBACK", "may be true only when APP_ENV is local, got APP_ENV %q", c.Env)
+	}
 	if c.RateLimitPerHour < c.RateLimitPerMinute {
 		r.fail("RATE_LIMIT_PER_HOUR", "must be at least RATE_LIMIT_PER_MINUTE (%d)", c.RateLimitPerMinute)
 	}
@@ -211,6 +234,8 @@ func (c Config) LogValue() slog.Value {
 		slog.String("key_vault_url", c.KeyVaultURL),
 		slog.String("servicebus_namespace", c.ServiceBusNamespace),
 		slog.String("blob_account_url", c.BlobAccountURL),
+		slog.Duration("webhook_timeout", c.WebhookTimeout),
+		slog.Bool("webhooks_allow_loopback", c.WebhooksAllowLoopback),
 	)
 }
 
@@ -282,6 +307,16 @@ func (r *reader) duration(name string, lo, hi time.Duration) time.Duration {
 		d, _ = time.ParseDuration(r.setting(name).Default)
 	}
 	return d
+}
+
+func (r *reader) boolean(name string) bool {
+	raw := r.str(name)
+	b, err := strconv.ParseBool(raw)
+	if err != nil {
+		r.fail(name, "must be true or false, got %q", raw)
+		return false
+	}
+	return b
 }
 
 func (r *reader) authMode(name string) AuthMode {
