@@ -44,30 +44,30 @@ func (f *fakeResolver) LookupNetIP(_ context.Context, _, host string) ([]netip.A
 
 // refusedAddrs has one address of every refused range.
 var refusedAddrs = map[string]string{
-	"loopback":            "127.0.0.1",
-	"loopback6":           "::1",
-	"private10":           "10.1.2.3",
-	"private172":          "172.16.0.1",
-	"private192":          "192.168.1.1",
-	"private6":            "fd12::1",
-	"linklocal":           "169.254.10.10",
-	"metadata":            "169.254.169.254",
-	"azurewireserver":     "168.63.129.16",
-	"awsmetadata6":        "fd00:ec2::254",
-	"linklocal6":          "fe80::1",
-	"cgnat":               "100.64.0.1",
-	"alibabametadata":     "100.100.100.200",
-	"multicast":           "224.0.0.1",
-	"multicast6":          "ff02::1",
-	"unspecified":         "0.0.0.0",
-	"unspecified6":        "::",
-	"thisnetwork":         "0.1.2.3",
-	"broadcast":           "255.255.255.255",
-	"mappedloopback":      "::ffff:127.0.0.1",
-	"nat64private":        "64:ff9b::a00:1",
-	"sixtofour":           "2002:a00:1::1",
-	"benchmarking":        "198.18.0.1",
-	"ietfprotocol":        "192.0.0.170",
+	"loopback":        "127.0.0.1",
+	"loopback6":       "::1",
+	"private10":       "10.1.2.3",
+	"private172":      "172.16.0.1",
+	"private192":      "192.168.1.1",
+	"private6":        "fd12::1",
+	"linklocal":       "169.254.10.10",
+	"metadata":        "169.254.169.254",
+	"azurewireserver": "168.63.129.16",
+	"awsmetadata6":    "fd00:ec2::254",
+	"linklocal6":      "fe80::1",
+	"cgnat":           "100.64.0.1",
+	"alibabametadata": "100.100.100.200",
+	"multicast":       "224.0.0.1",
+	"multicast6":      "ff02::1",
+	"unspecified":     "0.0.0.0",
+	"unspecified6":    "::",
+	"thisnetwork":     "0.1.2.3",
+	"broadcast":       "255.255.255.255",
+	"mappedloopback":  "::ffff:127.0.0.1",
+	"nat64private":    "64:ff9b::a00:1",
+	"sixtofour":       "2002:a00:1::1",
+	"benchmarking":    "198.18.0.1",
+	"ietfprotocol":    "192.0.0.170",
 }
 
 func TestGuard_CheckAddr(t *testing.T) {
@@ -202,7 +202,7 @@ func TestGuard_ClientNoRedirects(t *testing.T) {
 		http.Redirect(w, r, "/final", http.StatusFound)
 	}))
 	t.Cleanup(srv.Close)
-	resp, err := (&Guard{AllowLoopback: true}).Client(2 * time.Second).Post(srv.URL+"/start", "application/json", nil)
+	resp, err := (&Guard{AllowLoopback: true}).Client(2*time.Second).Post(srv.URL+"/start", "application/json", nil)
 	require.NoError(t, err)
 	require.NoError(t, resp.Body.Close())
 	require.Equal(t, http.StatusFound, resp.StatusCode)
@@ -214,4 +214,3 @@ func TestGuard_ClientIgnoresProxyEnvironment(t *testing.T) {
 	tr := c.Transport.(*http.Transport)
 	require.Nil(t, tr.Proxy, "a proxy would dial on our behalf, past the guard")
 }
-
