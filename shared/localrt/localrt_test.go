@@ -316,7 +316,12 @@ func TestNew(t *testing.T) {
 		require.NoError(t, err)
 		rt, err := New(Options{Handler: h, Queue: store, Functions: defs})
 		require.NoError(t, err)
-		require.Len(t, rt.timers, 1, "usage-drain is the one timer")
+		var timers []string
+		for _, job := range rt.timers {
+			timers = append(timers, job.def.Name)
+		}
+		require.Contains(t, timers, "usage-drain")
+		require.Contains(t, timers, "event-relay")
 	})
 }
 

@@ -14,7 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// fakeResolver answers from a map the test can change between calls.
+// fakeResolver returns addresses from a map the test can change between calls.
 type fakeResolver struct {
 	mu    sync.Mutex
 	hosts map[string][]netip.Addr
