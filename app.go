@@ -48,6 +48,7 @@ type app struct {
 	// secrets is Key Vault in Azure; nil locally, where secrets are
 	// environment variables.
 	secrets azure.SecretSource
+	now     func() time.Time
 	// redisPrefix isolates tests that share one Redis; empty in production.
 	redisPrefix string
 }
@@ -99,6 +100,7 @@ func newAppWith(ctx context.Context, cfg config.Config, opts appOptions) (*app, 
 		Logger:      a.logger,
 	}
 	a.redisPrefix = opts.RedisPrefix
+	a.now = opts.Now
 	return a, nil
 }
 
@@ -159,7 +161,7 @@ func (a *app) connect(ctx context.Context) error {
 // connections.
 func (a *app) registerRoutes(now func() time.Time) {
 	(&health.Handler{Pool: a.pool, Redis: a.rdb}).Register(a.registry)
-	keyHandlers := &apimanagement.Handlers{Keys: a.keys, Verifier: a.verifier, Invalidator: invalidator{a}}
+	keyHandlers := &apimanagement.Handlers{Keys: a.keys, Verifier: a.verifier, Invalidator: invalidator{a}, Now: now}
 	keyHandlers.Register(a.registry)
 	apimanagement.RegisterUsage(a.registry, now)
 	a.integrations = integrations.Register(a.registry, integrations.Options{Config: a.cfg, Pool: a.pool, Logger: a.logger})

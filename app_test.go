@@ -30,7 +30,7 @@ import (
 // testPlatform is the whole handler on a loopback listener, backed by its
 // own database and Redis prefix, with a clock the test controls.
 type testPlatform struct {
-	t   *testing.T
+	t   testing.TB
 	app *app
 	srv *httptest.Server
 	mu  sync.Mutex
@@ -49,7 +49,7 @@ func (p *testPlatform) advance(d time.Duration) {
 	p.mu.Unlock()
 }
 
-func testConfig(t *testing.T, databaseURL, redisURL string, env map[string]string) config.Config {
+func testConfig(t testing.TB, databaseURL, redisURL string, env map[string]string) config.Config {
 	t.Helper()
 	values := map[string]string{
 		"DATABASE_URL":             databaseURL,
@@ -67,7 +67,7 @@ func testConfig(t *testing.T, databaseURL, redisURL string, env map[string]strin
 	return cfg
 }
 
-func newTestPlatform(t *testing.T, env map[string]string) *testPlatform {
+func newTestPlatform(t testing.TB, env map[string]string) *testPlatform {
 	t.Helper()
 	dbURL := pgtest.NewDatabase(t)
 	_, prefix := redistest.New(t)
@@ -93,9 +93,13 @@ func newTestPlatform(t *testing.T, env map[string]string) *testPlatform {
 
 // tenant creates a tenant with an admin key, the way the command line does.
 func (p *testPlatform) tenant(name string) tenancy.Created {
+	return p.tenantWithLimits(name, 600, 20000)
+}
+
+func (p *testPlatform) tenantWithLimits(name string, perMinute, perHour int) tenancy.Created {
 	p.t.Helper()
 	created, err := tenancy.Create(context.Background(), p.app.pool, p.app.keys, tenancy.CreateRequest{
-		Name: name, Type: request.Corporate, RateLimitPerMinute: 600, RateLimitPerHour: 20000})
+		Name: name, Type: request.Corporate, RateLimitPerMinute: perMinute, RateLimitPerHour: perHour})
 	require.NoError(p.t, err)
 	return created
 }

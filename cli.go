@@ -57,7 +57,7 @@ func createTenant(ctx context.Context, a *app, args []string, stdout io.Writer) 
 	kind := fs.String("type", "corporate", "tenant type: corporate or developer")
 	email := fs.String("email", "", "developer tenants: the first user's email address")
 	if err := fs.Parse(args); err != nil {
-		return fmt.Errorf("%w: %v", errUsage, err)
+		return fmt.Errorf("%w: %w", errUsage, err)
 	}
 	created, err := tenancy.Create(ctx, a.pool, a.keys, tenancy.CreateRequest{
 		Name: *name, Type: request.TenantType(*kind), OwnerEmail: *email,
@@ -75,7 +75,7 @@ func createKey(ctx context.Context, a *app, args []string, stdout io.Writer) err
 	name := fs.String("name", "", "key name (required)")
 	scopes := fs.String("scopes", "", "comma-separated capabilities; default: every capability")
 	if err := fs.Parse(args); err != nil {
-		return fmt.Errorf("%w: %v", errUsage, err)
+		return fmt.Errorf("%w: %w", errUsage, err)
 	}
 	if *tenant == "" || *name == "" {
 		return fmt.Errorf("%w: --tenant and --name are required", errUsage)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/booga-enterprise/functions/functions"
 	"github.com/booga-enterprise/functions/infra/postgres"
+	"github.com/booga-enterprise/functions/shared/cleanup"
 	"github.com/booga-enterprise/functions/shared/config"
 	"github.com/booga-enterprise/functions/shared/customhandler"
 	"github.com/booga-enterprise/functions/shared/localrt"
@@ -84,6 +85,9 @@ func (a *app) invocationHandler() http.Handler {
 				Stream: a.redisPrefix + usage.DefaultStream, BatchSize: int64(a.cfg.UsageBatchSize)})
 			return res, err
 		},
+	}
+	funcs["cleanup"] = func(ctx context.Context, _ customhandler.Invocation) (any, error) {
+		return cleanup.Run(ctx, a.pool, a.now())
 	}
 	maps.Copy(funcs, a.integrations.Functions())
 	return customhandler.NewHandler(funcs, a.logger)

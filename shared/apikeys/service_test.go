@@ -340,3 +340,65 @@ func TestService_ListPaginates(t *testing.T) {
 	}
 	require.Len(t, seen, 5, "four keys plus the admin key, each once")
 }
+
+// BenchmarkVerifier_Cached measures the cost a cached key adds to a request.
+func BenchmarkVerifier_Cached(b *testing.B) {
+	pool, _ := pgtest.NewPool(b)
+	rdb, prefix := redistest.New(b)
+	keys := &apikeys.Service{Iterations: apikeys.DefaultIterations, RotationGrace: time.Hour,
+		Capabilities: func() []string { return capabilities }}
+	created, err := tenancy.Create(context.Background(), pool, keys,
+		tenancy.CreateRequest{Name: "Bench", Type: request.Corporate, RateLimitPerMinute: 60, RateLimitPerHour: 1000})
+	require.NoError(b, err)
+	v := apikeys.NewVerifier(pool, rdb, apikeys.VerifierOptions{CacheTTL: time.Hour, RedisPrefix: prefix})
+	_, err = v.Verify(context.Background(), created.APIKey, "127.0.0.1")
+	require.NoError(b, err)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := v.Verify(context.Background(), created.APIKey, "127.0.0.1"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkVerifier_Cold measures a verification that misses the cache:
+// the database look-up and PBKDF2 at the default iteration count.
+func BenchmarkVerifier_Cold(b *testing.B) {
+	pool, _ := pgtest.NewPool(b)
+	rdb, prefix := redistest.New(b)
+	keys := &apikeys.Service{Iterations: apikeys.DefaultIterations, RotationGrace: time.Hour,
+		Capabilities: func() []string { return capabilities }}
+	created, err := tenancy.Create(context.Background(), pool, keys,
+		tenancy.CreateRequest{Name: "Bench", Type: request.Corporate, RateLimitPerMinute: 60, RateLimitPerHour: 1000})
+	require.NoError(b, err)
+	v := apikeys.NewVerifier(pool, rdb, apikeys.VerifierOptions{CacheTTL: time.Hour, RedisPrefix: prefix})
+	for b.Loop() {
+		v.Evict(created.KeyID)
+		if _, err := v.Verify(context.Background(), created.APIKey, "127.0.0.1"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func TestVerifier_FlushLastUsed(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	created, admin := f.tenant(t, "Acme")
+	readLastUsed := func() *time.Time {
+		var at *time.Time
+		require.NoError(t, f.inTenant(t, admin.TenantID, func(tx pgx.Tx) error {
+			return tx.QueryRow(context.Background(), `SELECT last_used_at FROM api_keys WHERE id = $1`, created.KeyID).Scan(&at)
+		}))
+		return at
+	}
+	f.verifier.FlushLastUsed(context.Background())
+	first := readLastUsed()
+	require.NotNil(t, first, "the verification in tenant() was recorded")
+
+	f.now = f.now.Add(time.Minute)
+	_, err := f.verifier.Verify(context.Background(), created.APIKey, "")
+	require.NoError(t, err)
+	require.True(t, readLastUsed().Equal(*first), "nothing is written until the flush")
+	f.verifier.FlushLastUsed(context.Background())
+	require.WithinDuration(t, f.now, *readLastUsed(), time.Millisecond)
+}

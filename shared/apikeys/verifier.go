@@ -2,6 +2,7 @@ package apikeys
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -31,6 +32,8 @@ type Verified struct {
 type cacheEntry struct {
 	verified   Verified
 	validUntil time.Time
+	// keyJSON is verified.Key encoded once, for the current-key endpoint.
+	keyJSON []byte
 }
 
 // VerifierOptions configures a Verifier.
@@ -191,7 +194,8 @@ func (v *Verifier) store(fp [32]byte, verified Verified, until time.Time) {
 			}
 		}
 	}
-	v.cache[fp] = &cacheEntry{verified: verified, validUntil: until}
+	keyJSON, _ := json.Marshal(verified.Key)
+	v.cache[fp] = &cacheEntry{verified: verified, validUntil: until, keyJSON: keyJSON}
 	set := v.byKey[verified.Key.ID]
 	if set == nil {
 		set = map[[32]byte]struct{}{}
@@ -202,14 +206,31 @@ func (v *Verifier) store(fp [32]byte, verified Verified, until time.Time) {
 
 // Cached returns the metadata of a key this instance has verified and still caches.
 func (v *Verifier) Cached(_ context.Context, keyID string) (Key, bool) {
+	e := v.entry(keyID)
+	if e == nil {
+		return Key{}, false
+	}
+	return e.verified.Key, true
+}
+
+// CachedJSON is Cached with the key already encoded as JSON.
+func (v *Verifier) CachedJSON(_ context.Context, keyID string) ([]byte, bool) {
+	e := v.entry(keyID)
+	if e == nil {
+		return nil, false
+	}
+	return e.keyJSON, true
+}
+
+func (v *Verifier) entry(keyID string) *cacheEntry {
 	v.mu.RLock()
 	defer v.mu.RUnlock()
 	for fp := range v.byKey[keyID] {
 		if e := v.cache[fp]; e != nil {
-			return e.verified.Key, true
+			return e
 		}
 	}
-	return Key{}, false
+	return nil
 }
 
 // Evict drops this instance's cached verifications of a key.

@@ -316,12 +316,17 @@ func TestNew(t *testing.T) {
 		require.NoError(t, err)
 		rt, err := New(Options{Handler: h, Queue: store, Functions: defs})
 		require.NoError(t, err)
-		var timers []string
-		for _, job := range rt.timers {
-			timers = append(timers, job.def.Name)
+		var want, got []string
+		for _, d := range defs {
+			if d.TriggerType() == functions.TriggerTimer {
+				want = append(want, d.Name)
+			}
 		}
-		require.Contains(t, timers, "usage-drain")
-		require.Contains(t, timers, "event-relay")
+		for _, tj := range rt.timers {
+			got = append(got, tj.def.Name)
+		}
+		require.ElementsMatch(t, want, got, "every timer folder is scheduled")
+		require.Contains(t, got, "usage-drain")
 	})
 }
 

@@ -42,10 +42,11 @@ type call struct {
 }
 
 func (s *Server) serve(route *registry.Route) http.Handler {
+	endpoint := route.ID()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c := &call{route: route, start: s.Now()}
 		ctx, requestID := s.begin(w, r)
-		request.SetEndpoint(ctx, route.ID())
+		request.SetEndpoint(ctx, endpoint)
 		ip := ClientIP(r, s.FrontDoorID)
 		if ip.IsValid() {
 			request.SetClientIP(ctx, ip.String())
@@ -59,7 +60,7 @@ func (s *Server) serve(route *registry.Route) http.Handler {
 			s.Usage.Record(usage.Record{
 				TenantID:      c.principal.TenantID,
 				KeyID:         c.principal.ID,
-				Endpoint:      route.ID(),
+				Endpoint:      endpoint,
 				Method:        route.Method,
 				Status:        status,
 				LatencyMicros: s.Now().Sub(c.start).Microseconds(),
@@ -237,7 +238,7 @@ func (s *Server) limit(w http.ResponseWriter, ctx context.Context, p *request.Pr
 		return problem.New(problem.CodeUnauthenticated, "The API key is invalid or revoked.")
 	}
 	request.SetRate(ctx, &d.State)
-	ratelimit.SetHeaders(w.Header(), d.State)
+	ratelimit.SetHeadersAt(w.Header(), d.State, s.Now())
 	if !d.Allowed {
 		return &problem.Error{Code: problem.CodeRateLimited, RetryAfter: d.RetryAfter,
 			Detail: fmt.Sprintf("Rate limit exceeded: %d requests per minute and %d per hour are allowed for this key.", d.State.LimitMinute, d.State.LimitHour)}

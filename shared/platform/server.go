@@ -44,8 +44,13 @@ type Server struct {
 	Logger      *slog.Logger
 }
 
-// APIHandler returns the router for /api/..., built from the registry.
-func (s *Server) APIHandler() http.Handler {
+// APIHandler returns the router for /api/..., built from the registry, that
+// also serves every path with a trailing slash.
+func (s *Server) APIHandler() http.Handler { return trimTrailingSlash(s.Router()) }
+
+// Router builds the gorilla/mux router: one route per registry entry, and
+// problem responses for unknown paths and methods.
+func (s *Server) Router() *mux.Router {
 	if s.Now == nil {
 		s.Now = time.Now
 	}
@@ -62,7 +67,7 @@ func (s *Server) APIHandler() http.Handler {
 	r.MethodNotAllowedHandler = s.fallback(func(w http.ResponseWriter, req *http.Request) error {
 		return problem.New(problem.CodeMethodNotAllowed, "%s is not allowed on %s.", req.Method, req.URL.Path)
 	})
-	return trimTrailingSlash(r)
+	return r
 }
 
 // trimTrailingSlash serves "/api/x/" as "/api/x" without a redirect.

@@ -31,12 +31,6 @@ func (b *bufferedWriter) WriteHeader(code int) {
 	}
 }
 
-func (b *bufferedWriter) reset() {
-	b.header = http.Header{}
-	b.status = 0
-	b.body.Reset()
-}
-
 // countingWriter counts the bytes and status of a streamed response.
 type countingWriter struct {
 	http.ResponseWriter

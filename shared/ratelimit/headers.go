@@ -1,7 +1,6 @@
 package ratelimit
 
 import (
-	"fmt"
 	"net/http"
 	"strconv"
 	"time"
@@ -27,19 +26,39 @@ const (
 // window w in seconds. A RateLimit item carries the remaining quota r and
 // the seconds t until the window resets.
 func SetHeaders(h http.Header, st request.RateState) {
-	setHeadersAt(h, st, time.Now())
+	SetHeadersAt(h, st, time.Now())
 }
 
-func setHeadersAt(h http.Header, st request.RateState, now time.Time) {
-	h.Set(HeaderLimitMinute, strconv.Itoa(st.LimitMinute))
-	h.Set(HeaderRemainingMinute, strconv.Itoa(st.RemainingMinute))
-	h.Set(HeaderLimitHour, strconv.Itoa(st.LimitHour))
-	h.Set(HeaderRemainingHour, strconv.Itoa(st.RemainingHour))
+// Canonical forms of the header names, so the hot path can assign the map
+// entries without canonicalising on every request.
+var (
+	canonLimitMinute     = http.CanonicalHeaderKey(HeaderLimitMinute)
+	canonRemainingMinute = http.CanonicalHeaderKey(HeaderRemainingMinute)
+	canonLimitHour       = http.CanonicalHeaderKey(HeaderLimitHour)
+	canonRemainingHour   = http.CanonicalHeaderKey(HeaderRemainingHour)
+	canonPolicy          = http.CanonicalHeaderKey(HeaderPolicy)
+	canonRateLimit       = http.CanonicalHeaderKey(HeaderRateLimit)
+)
 
-	h.Set(HeaderPolicy, fmt.Sprintf(`"minute";q=%d;w=%d, "hour";q=%d;w=%d`,
-		st.LimitMinute, int(Minute/time.Second), st.LimitHour, int(Hour/time.Second)))
-	h.Set(HeaderRateLimit, fmt.Sprintf(`"minute";r=%d;t=%d, "hour";r=%d;t=%d`,
-		st.RemainingMinute, secondsUntil(now, st.ResetMinute), st.RemainingHour, secondsUntil(now, st.ResetHour)))
+// SetHeadersAt is SetHeaders with the time the reset delays are counted from.
+func SetHeadersAt(h http.Header, st request.RateState, now time.Time) {
+	// One backing array for the six values saves five allocations per request.
+	v := make([]string, 6)
+	v[0] = strconv.Itoa(st.LimitMinute)
+	v[1] = strconv.Itoa(st.RemainingMinute)
+	v[2] = strconv.Itoa(st.LimitHour)
+	v[3] = strconv.Itoa(st.RemainingHour)
+	v[4] = `"minute";q=` + v[0] + ";w=" + strconv.Itoa(int(Minute/time.Second)) +
+		`, "hour";q=` + v[2] + ";w=" + strconv.Itoa(int(Hour/time.Second))
+	v[5] = `"minute";r=` + v[1] + ";t=" + strconv.Itoa(secondsUntil(now, st.ResetMinute)) +
+		`, "hour";r=` + v[3] + ";t=" + strconv.Itoa(secondsUntil(now, st.ResetHour))
+
+	h[canonLimitMinute] = v[0:1:1]
+	h[canonRemainingMinute] = v[1:2:2]
+	h[canonLimitHour] = v[2:3:3]
+	h[canonRemainingHour] = v[3:4:4]
+	h[canonPolicy] = v[4:5:5]
+	h[canonRateLimit] = v[5:6:6]
 }
 
 // secondsUntil rounds up, so a client that waits t seconds is past the reset.

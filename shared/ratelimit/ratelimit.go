@@ -81,6 +81,7 @@ type Limiter struct {
 	log        *slog.Logger
 
 	local *localLimiter
+	batch *batcher
 
 	// skipRedisUntil holds the Unix nanoseconds before which Allow uses the
 	// fallback without trying Redis.
@@ -100,6 +101,7 @@ func New(rdb redis.UniversalClient, opts Options) *Limiter {
 		now:        opts.Clock,
 		log:        opts.Logger,
 		local:      newLocalLimiter(),
+		batch:      newBatcher(rdb),
 	}
 	if l.now == nil {
 		l.now = time.Now
@@ -188,7 +190,7 @@ func (l *Limiter) allowRedis(ctx context.Context, keyID string, perMinute, perHo
 	// live window early.
 	minuteTTL := w.minuteEnd.Sub(w.now) + time.Second
 	hourTTL := w.hourEnd.Sub(w.now) + time.Second
-	res, err := allowScript.Run(ctx, l.rdb, keys, perMinute, perHour, minuteTTL.Milliseconds(), hourTTL.Milliseconds()).Int64Slice()
+	res, err := l.batch.run(ctx, keys, perMinute, perHour, minuteTTL.Milliseconds(), hourTTL.Milliseconds())
 	if err != nil {
 		return Decision{}, fmt.Errorf("run rate limit script for key %s: %w", keyID, err)
 	}

@@ -456,7 +456,7 @@ func TestSetHeaders(t *testing.T) {
 		ResetHour:   time.Date(2030, 1, 2, 11, 0, 0, 0, time.UTC),
 	}
 	h := http.Header{}
-	setHeadersAt(h, st, now)
+	SetHeadersAt(h, st, now)
 
 	require.Equal(t, "600", h.Get("X-RateLimit-Limit-Minute"))
 	require.Equal(t, "599", h.Get("X-RateLimit-Remaining-Minute"))
@@ -467,7 +467,7 @@ func TestSetHeaders(t *testing.T) {
 
 	t.Run("PastResetIsZero", func(t *testing.T) {
 		h := http.Header{}
-		setHeadersAt(h, st, st.ResetHour.Add(time.Second))
+		SetHeadersAt(h, st, st.ResetHour.Add(time.Second))
 		require.Equal(t, `"minute";r=599;t=0, "hour";r=19000;t=0`, h.Get("RateLimit"))
 	})
 }

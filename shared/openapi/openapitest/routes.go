@@ -115,7 +115,7 @@ func (s *Store) Register(reg *registry.Registry) {
 		Responses: map[int]registry.Response{200: {Description: "A page of keys.", Body: httpx.Page[Key]{}}},
 		Handler:   s.list})
 	reg.Add(registry.Route{Plugin: plugin, Method: http.MethodPost, Path: "/api-management/keys", OperationID: "createApiKey",
-		Capability: "api_keys:write", Summary: "Create an API key", Description: "Creates a key and returns its secret once.",
+		Capability: "api_keys:manage", Summary: "Create an API key", Description: "Creates a key and returns its secret once.",
 		Request: CreateKeyRequest{}, Idempotent: true, KeyManagement: true, Errors: []int{409},
 		Responses: map[int]registry.Response{201: {Description: "The new key with its secret.", Body: CreatedKey{}}},
 		Handler:   s.create})
@@ -128,17 +128,17 @@ func (s *Store) Register(reg *registry.Registry) {
 		Responses: map[int]registry.Response{200: {Description: "The key.", Body: Key{}}},
 		Handler:   s.get})
 	reg.Add(registry.Route{Plugin: plugin, Method: http.MethodPatch, Path: "/api-management/keys/{id}", OperationID: "updateApiKey",
-		Capability: "api_keys:write", Summary: "Update an API key", Description: "Changes the name, scopes, allow-list or status of a key.",
+		Capability: "api_keys:manage", Summary: "Update an API key", Description: "Changes the name, scopes, allow-list or status of a key.",
 		Params: []registry.Param{idParam}, Request: UpdateKeyRequest{}, KeyManagement: true,
 		Responses: map[int]registry.Response{200: {Description: "The updated key.", Body: Key{}}},
 		Handler:   s.update})
 	reg.Add(registry.Route{Plugin: plugin, Method: http.MethodDelete, Path: "/api-management/keys/{id}", OperationID: "deleteApiKey",
-		Capability: "api_keys:write", Summary: "Delete an API key", Description: "Revokes and deletes a key.",
+		Capability: "api_keys:manage", Summary: "Delete an API key", Description: "Revokes and deletes a key.",
 		Params: []registry.Param{idParam}, KeyManagement: true,
 		Responses: map[int]registry.Response{204: {Description: "The key is deleted."}},
 		Handler:   s.delete})
 	reg.Add(registry.Route{Plugin: plugin, Method: http.MethodPost, Path: "/api-management/keys/{id}/rotate", OperationID: "rotateApiKey",
-		Capability: "api_keys:write", Summary: "Rotate an API key", Description: "Issues a new secret; the old one keeps working for the grace period.",
+		Capability: "api_keys:manage", Summary: "Rotate an API key", Description: "Issues a new secret; the old one keeps working for the grace period.",
 		Params: []registry.Param{idParam}, Idempotent: true, KeyManagement: true,
 		Responses: map[int]registry.Response{200: {Description: "The key with its new secret.", Body: CreatedKey{}}},
 		Handler:   s.rotate})
@@ -239,7 +239,7 @@ func (s *Store) get(w http.ResponseWriter, r *http.Request) error {
 
 func (s *Store) current(w http.ResponseWriter, r *http.Request) error {
 	httpx.WriteJSON(w, http.StatusOK, Key{ID: "key_00000000000000000000000000", Name: "test key", Prefix: "bk_test_0000",
-		Scopes: []string{"api_keys:read", "api_keys:write", "endpoints:read"}, Status: "active", AllowedIPs: []string{},
+		Scopes: []string{"api_keys:read", "api_keys:manage", "endpoints:read"}, Status: "active", AllowedIPs: []string{},
 		RateLimitPerMinute: 600, RateLimitPerHour: 20000, CreatedAt: s.now().UTC()})
 	return nil
 }
