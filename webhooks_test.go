@@ -165,9 +165,15 @@ func TestWebhooks_StandardWebhooksVerifies(t *testing.T) {
 	})
 
 	t.Run("DeliveriesListed", func(t *testing.T) {
-		res := p.do("GET", "/api/integrations/webhooks/"+endpointID+"/deliveries?status=succeeded", acme.APIKey, nil)
-		require.Equal(t, http.StatusOK, res.Status, "body: %s", res.Body)
-		data := res.json(t)["data"].([]any)
+		// The receiver has the test event; its outcome is recorded just after.
+		var data []any
+		deadline := time.Now().Add(30 * time.Second)
+		for len(data) < 4 && time.Now().Before(deadline) {
+			res := p.do("GET", "/api/integrations/webhooks/"+endpointID+"/deliveries?status=succeeded", acme.APIKey, nil)
+			require.Equal(t, http.StatusOK, res.Status, "body: %s", res.Body)
+			data = res.json(t)["data"].([]any)
+			time.Sleep(10 * time.Millisecond)
+		}
 		require.Len(t, data, 4)
 		first := data[0].(map[string]any)
 		attempts := first["attempts"].([]any)
