@@ -15,6 +15,7 @@ import (
 	apimanagement "github.com/booga-enterprise/functions/functions/api-management"
 	"github.com/booga-enterprise/functions/functions/files"
 	"github.com/booga-enterprise/functions/functions/health"
+	"github.com/booga-enterprise/functions/functions/integrations"
 	"github.com/booga-enterprise/functions/functions/organizations"
 	"github.com/booga-enterprise/functions/infra/postgres"
 	"github.com/booga-enterprise/functions/infra/redis"
@@ -22,8 +23,10 @@ import (
 	"github.com/booga-enterprise/functions/shared/azure"
 	"github.com/booga-enterprise/functions/shared/config"
 	"github.com/booga-enterprise/functions/shared/discovery"
+	"github.com/booga-enterprise/functions/shared/events"
 	"github.com/booga-enterprise/functions/shared/idempotency"
 	"github.com/booga-enterprise/functions/shared/identity"
+	"github.com/booga-enterprise/functions/shared/openapi"
 	"github.com/booga-enterprise/functions/shared/platform"
 	"github.com/booga-enterprise/functions/shared/ratelimit"
 	"github.com/booga-enterprise/functions/shared/registry"
@@ -43,6 +46,9 @@ type app struct {
 	registry *registry.Registry
 	server   *platform.Server
 	files    *files.Service
+	// integrations is the webhook plugin, whose relay and functions the
+	// handler wires in.
+	integrations *integrations.Module
 	// secrets is Key Vault in Azure; nil locally, where secrets are
 	// environment variables.
 	secrets azure.SecretSource
@@ -184,7 +190,8 @@ func (a *app) registerRoutes(now func() time.Time) {
 	apimanagement.RegisterUsage(a.registry, now)
 	(&organizations.Handlers{Keys: invalidator{a}, Now: now}).Register(a.registry)
 	a.registerFiles(now)
-	discovery.Register(a.registry, discovery.Options{DocsFile: a.cfg.APIDocsFile})
+	a.integrations = integrations.Register(a.registry, integrations.Options{Config: a.cfg, Pool: a.pool, Logger: a.logger})
+	discovery.Register(a.registry, discovery.Options{DocsFile: a.cfg.APIDocsFile, OpenAPI: openapi.Options{Events: events.OpenAPITypes()}})
 }
 
 // invalidator makes a revoke or rotate take effect on every instance at once.
@@ -203,7 +210,7 @@ func (i invalidator) Invalidate(ctx context.Context, keyID string, revoked bool)
 // custom-handler invocation endpoint (POST /{FunctionName}, and the host's
 // probe of /).
 func (a *app) handler() http.Handler {
-	api := a.server.APIHandler()
+	api := a.integrations.Middleware(a.server.APIHandler())
 	invocations := a.invocationHandler()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if strings.HasPrefix(r.URL.Path, "/api/") || r.URL.Path == "/api" {

@@ -8,6 +8,8 @@ import (
 
 	"github.com/booga-enterprise/functions/shared/config"
 	"github.com/booga-enterprise/functions/shared/discovery"
+	"github.com/booga-enterprise/functions/shared/events"
+	"github.com/booga-enterprise/functions/shared/openapi"
 	"github.com/booga-enterprise/functions/shared/registry"
 )
 
@@ -16,5 +18,5 @@ import (
 func publish(ctx context.Context, cfg config.Config, args []string, stdout io.Writer) error {
 	a := &app{cfg: cfg, logger: slog.Default(), registry: registry.New()}
 	a.registerRoutes(time.Now)
-	return discovery.Command(ctx, a.registry, args, stdout)
+	return discovery.CommandWith(ctx, a.registry, openapi.Options{Events: events.OpenAPITypes()}, args, stdout)
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"time"
@@ -89,6 +90,7 @@ func (a *app) invocationHandler() http.Handler {
 	funcs["cleanup"] = func(ctx context.Context, _ customhandler.Invocation) (any, error) {
 		return cleanup.Run(ctx, a.pool, a.now())
 	}
+	maps.Copy(funcs, a.integrations.Functions())
 	return customhandler.NewHandler(funcs, a.logger)
 }
 

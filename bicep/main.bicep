@@ -283,6 +283,11 @@ var appSettings = {
   FILES_TENANT_QUOTA_BYTES: '107374182400'
   FILES_DELETED_RETENTION: '720h'
   FILES_UPLOAD_TTL: '24h'
+  WEBHOOK_TIMEOUT: '10s'
+  WEBHOOK_CONCURRENCY: '16'
+  WEBHOOK_DISABLE_AFTER: '120h'
+  WEBHOOK_SECRET_OVERLAP: '24h'
+  WEBHOOKS_ALLOW_LOOPBACK: 'false'
 
   AzureWebJobsStorage__accountName: hostStorage.outputs.name
   AzureWebJobsStorage__credential: 'managedidentity'

@@ -54,6 +54,10 @@ resource queueResources 'Microsoft.ServiceBus/namespaces/queues@2024-01-01' = [f
     maxDeliveryCount: maxDeliveryCount
     lockDuration: 'PT5M'
     defaultMessageTimeToLive: 'P14D'
+    // Publishers set MessageId to make a repeated publish (a relay retry
+    // after a crash) a no-op within the window.
+    requiresDuplicateDetection: true
+    duplicateDetectionHistoryTimeWindow: 'PT1H'
   }
 }]
 
@@ -62,6 +66,8 @@ resource topicResources 'Microsoft.ServiceBus/namespaces/topics@2024-01-01' = [f
   name: topic.key
   properties: {
     defaultMessageTimeToLive: 'P14D'
+    requiresDuplicateDetection: true
+    duplicateDetectionHistoryTimeWindow: 'PT1H'
   }
 }]
 

@@ -13,6 +13,7 @@ import (
 
 	"github.com/booga-enterprise/functions/shared/apikeys"
 	"github.com/booga-enterprise/functions/shared/audit"
+	"github.com/booga-enterprise/functions/shared/events"
 	"github.com/booga-enterprise/functions/shared/httpx"
 	"github.com/booga-enterprise/functions/shared/problem"
 	"github.com/booga-enterprise/functions/shared/request"
@@ -57,7 +58,7 @@ func (h *Handlers) createKey(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := auditKey(r, tx, "api_key.created", k.Key); err != nil {
+	if err := recordKeyChange(r, tx, events.APIKeyCreated, k.Key); err != nil {
 		return err
 	}
 	w.Header().Set("Location", "/api/api-management/keys/"+k.ID)
@@ -108,7 +109,8 @@ func (h *Handlers) updateKey(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := auditKey(r, tx, "api_key.updated", k); err != nil {
+	if err := audit.Record(r.Context(), tx, principal(r).TenantID, "api_key.updated", "api_key", k.ID,
+		map[string]any{"name": k.Name, "prefix": k.Prefix, "scopes": k.Scopes, "status": k.Status}); err != nil {
 		return err
 	}
 	h.afterCommit(r, k.ID, false)
@@ -125,7 +127,7 @@ func (h *Handlers) rotateKey(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := auditKey(r, tx, "api_key.rotated", k.Key); err != nil {
+	if err := recordKeyChange(r, tx, events.APIKeyRotated, k.Key); err != nil {
 		return err
 	}
 	h.afterCommit(r, k.ID, false)
@@ -138,23 +140,37 @@ func (h *Handlers) revokeKey(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	before, err := h.Keys.Get(r.Context(), tx, principal(r).TenantID, mux.Vars(r)["id"])
+	if err != nil {
+		return err
+	}
 	k, err := h.Keys.Revoke(r.Context(), tx, principal(r).TenantID, mux.Vars(r)["id"])
 	if err != nil {
 		return err
 	}
-	if err := auditKey(r, tx, "api_key.revoked", k); err != nil {
-		return err
+	if before.RevokedAt == nil {
+		if err := recordKeyChange(r, tx, events.APIKeyRevoked, k); err != nil {
+			return err
+		}
 	}
 	h.afterCommit(r, k.ID, true)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
 
-// auditKey records a key change in the audit log, in the change's
-// transaction. It records the key's metadata, never its secret.
-func auditKey(r *http.Request, tx pgx.Tx, action string, k apikeys.Key) error {
-	return audit.Record(r.Context(), tx, principal(r).TenantID, action, "api_key", k.ID,
+// recordKeyChange writes the audit entry and the api_key.* event of a key
+// change in the change's transaction. Neither carries the key's secret; the
+// event is published after the commit.
+func recordKeyChange(r *http.Request, tx pgx.Tx, eventType string, k apikeys.Key) error {
+	p := principal(r)
+	err := audit.Record(r.Context(), tx, p.TenantID, eventType, "api_key", k.ID,
 		map[string]any{"name": k.Name, "prefix": k.Prefix, "scopes": k.Scopes, "status": k.Status})
+	if err != nil {
+		return err
+	}
+	_, err = events.Emit(r.Context(), tx, p.TenantID, eventType, events.APIKeyData{
+		KeyID: k.ID, Name: k.Name, Prefix: k.Prefix, Scopes: k.Scopes, ActorID: p.ID})
+	return err
 }
 
 // afterCommit invalidates cached verifications once the change is durable.

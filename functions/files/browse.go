@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -205,7 +206,7 @@ func (s *Service) getText(w http.ResponseWriter, r *http.Request) error {
 	}
 	t := FileText{FileID: f.ID}
 	err = tx.QueryRow(ctx, `SELECT text, truncated, extracted_at FROM file_texts WHERE file_id = $1`, f.ID).Scan(&t.Text, &t.Truncated, &t.ExtractedAt)
-	if err == pgx.ErrNoRows {
+	if errors.Is(err, pgx.ErrNoRows) {
 		return problem.New(problem.CodeNotFound, "File %s has no extracted text: its status is %s and its type %s.", f.ID, f.Status, f.ContentType)
 	}
 	if err != nil {

@@ -72,7 +72,7 @@ func (s *Service) serveFile(w http.ResponseWriter, r *http.Request, tenantID str
 	}
 
 	content := &blobReadSeeker{ctx: r.Context(), blob: s.Blob, name: BlobName(tenantID, f.ID), size: f.Size}
-	defer content.Close()
+	defer func() { _ = content.Close() }()
 	http.ServeContent(w, r, "", f.CreatedAt, content)
 	if content.err != nil && !errors.Is(content.err, context.Canceled) {
 		// The status line is already sent; the client sees a short body.

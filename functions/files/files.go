@@ -168,7 +168,7 @@ func (s *Service) loadQuota(ctx context.Context, tx pgx.Tx, tenantID string) (qu
 	q := quota{MaxFileBytes: s.MaxFileBytes, QuotaBytes: s.TenantQuota}
 	var maxFile, quotaBytes *int64
 	err := tx.QueryRow(ctx, `SELECT max_file_bytes, quota_bytes FROM file_quotas WHERE tenant_id = $1`, tenantID).Scan(&maxFile, &quotaBytes)
-	if err != nil && err != pgx.ErrNoRows {
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 		return q, fmt.Errorf("load file quota: %w", err)
 	}
 	if maxFile != nil {

@@ -180,10 +180,7 @@ func (s *Service) Process(ctx context.Context, tenantID, fileID string) (string,
 		if err != nil {
 			return err
 		}
-		data := eventData(out)
-		data["status_reason"] = ex.failure
-		data["has_text"] = ex.text != nil
-		data["embed"] = out.Embed
+		data := events.FileProcessedData{FileData: eventData(out), StatusReason: ex.failure, HasText: ex.text != nil, Embed: out.Embed}
 		_, err = events.Emit(ctx, tx, tenantID, EventProcessed, data)
 		return err
 	})
@@ -212,8 +209,7 @@ func (s *Service) markFailed(ctx context.Context, tenantID, fileID, reason strin
 		if err != nil {
 			return err
 		}
-		data := eventData(f)
-		data["status_reason"] = reason
+		data := events.FileProcessedData{FileData: eventData(f), StatusReason: reason, Embed: f.Embed}
 		_, err = events.Emit(ctx, tx, tenantID, EventProcessed, data)
 		return err
 	})
@@ -244,7 +240,7 @@ func (s *Service) extract(ctx context.Context, tenantID string, f File) (extract
 	h := sha256.New()
 	h.Write(head)
 	var textBuf bytes.Buffer
-	var sink io.Writer = io.Discard
+	sink := io.Discard
 	var spool *os.File
 	switch kind {
 	case "pdf":

@@ -67,7 +67,7 @@ func (s *Service) upload(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	defer part.Close()
+	defer func() { _ = part.Close() }()
 
 	var f File
 	var limit int64
@@ -293,9 +293,9 @@ func (s *Service) discardUpload(ctx context.Context, tenantID, fileID string) {
 }
 
 // eventData is the payload of file events.
-func eventData(f File) map[string]any {
-	return map[string]any{"file_id": f.ID, "name": f.Name, "folder_id": f.FolderID, "size": f.Size,
-		"content_type": f.ContentType, "sha256": f.SHA256, "status": f.Status}
+func eventData(f File) events.FileData {
+	return events.FileData{FileID: f.ID, Name: f.Name, FolderID: f.FolderID, Size: f.Size,
+		ContentType: f.ContentType, SHA256: f.SHA256, Status: f.Status}
 }
 
 // limitReader counts bytes and fails with errTooLarge past limit. It keeps

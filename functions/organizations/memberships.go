@@ -176,7 +176,7 @@ func recordMembership(ctx context.Context, tx pgx.Tx, tenantID string, c members
 	if err := audit.Record(ctx, tx, tenantID, "membership."+c.Change, "membership", c.UserID+":"+c.UnitID, c); err != nil {
 		return err
 	}
-	_, err := events.Emit(ctx, tx, tenantID, EventMembershipChanged, c)
+	_, err := events.Emit(ctx, tx, tenantID, EventMembershipChanged, events.MembershipData(c))
 	return err
 }
 

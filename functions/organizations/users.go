@@ -191,7 +191,7 @@ func (h *Handlers) inviteUser(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return problem.Wrap(err, "invite user")
 	}
-	data := map[string]any{"user_id": u.ID, "email": u.Email, "status": u.Status, "source": "invitation"}
+	data := events.UserData{UserID: u.ID, Email: u.Email, Status: u.Status, Source: "invitation"}
 	if err := audit.Record(ctx, tx, caller.TenantID, "user.invited", "user", u.ID, data); err != nil {
 		return err
 	}
@@ -300,7 +300,7 @@ func (h *Handlers) deactivate(ctx context.Context, tx pgx.Tx, tenantID string, u
 			return err
 		}
 	}
-	data := map[string]any{"user_id": u.ID, "email": u.Email, "revoked_key_ids": nonNil(revoked)}
+	data := events.UserDeactivatedData{UserID: u.ID, Email: u.Email, RevokedKeyIDs: nonNil(revoked)}
 	if err := audit.Record(ctx, tx, tenantID, "user.deactivated", "user", u.ID, data); err != nil {
 		return err
 	}

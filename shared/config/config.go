@@ -83,6 +83,13 @@ var settings = []Setting{
 	{Name: "FILES_TENANT_QUOTA_BYTES", Default: "107374182400", Description: "Total bytes of stored files per tenant, soft-deleted files included, unless the tenant's file_quotas row sets another."},
 	{Name: "FILES_DELETED_RETENTION", Default: "720h", Description: "How long a deleted file's blob and metadata are kept before the clean-up timer removes them."},
 	{Name: "FILES_UPLOAD_TTL", Default: "24h", Description: "How long a two-step upload session stays open, and how long a multipart upload may stay unfinished before the clean-up timer removes it."},
+
+	// Webhooks.
+	{Name: "WEBHOOK_TIMEOUT", Default: "10s", Description: "Time limit of one webhook delivery attempt, connection and response included."},
+	{Name: "WEBHOOK_CONCURRENCY", Default: "16", Description: "Webhook attempts one invocation of webhook-delivery sends at once."},
+	{Name: "WEBHOOK_DISABLE_AFTER", Default: "120h", Description: "How long every attempt to a webhook endpoint may fail before the endpoint is disabled and a webhook.endpoint.disabled event is sent."},
+	{Name: "WEBHOOK_SECRET_OVERLAP", Default: "24h", Description: "How long the previous secret of a webhook endpoint keeps signing, beside the new one, after a rotation."},
+	{Name: "WEBHOOKS_ALLOW_LOOPBACK", Default: "false", Description: "Development only: true lets webhooks reach 127.0.0.0/8 and ::1. Rejected unless APP_ENV is local."},
 }
 
 // Settings returns a copy of the table of every variable the code reads.
@@ -134,6 +141,12 @@ type Config struct {
 	FilesTenantQuota      int64
 	FilesDeletedRetention time.Duration
 	FilesUploadTTL        time.Duration
+	WebhookTimeout        time.Duration
+	WebhookConcurrency    int
+	WebhookDisableAfter   time.Duration
+	WebhookSecretOverlap  time.Duration
+	// WebhooksAllowLoopback is only ever true when Env is EnvLocal.
+	WebhooksAllowLoopback bool
 }
 
 // AuthMode says how a connection to PostgreSQL or Redis authenticates.
@@ -193,6 +206,12 @@ func LoadFrom(lookup LookupFunc) (Config, error) {
 		FilesTenantQuota:      int64(r.integer("FILES_TENANT_QUOTA_BYTES", 1, 1<<55)),
 		FilesDeletedRetention: r.duration("FILES_DELETED_RETENTION", 0, 10*365*24*time.Hour),
 		FilesUploadTTL:        r.duration("FILES_UPLOAD_TTL", time.Minute, 7*24*time.Hour),
+
+		WebhookTimeout:        r.duration("WEBHOOK_TIMEOUT", 100*time.Millisecond, time.Minute),
+		WebhookConcurrency:    r.integer("WEBHOOK_CONCURRENCY", 1, 1024),
+		WebhookDisableAfter:   r.duration("WEBHOOK_DISABLE_AFTER", time.Hour, 90*24*time.Hour),
+		WebhookSecretOverlap:  r.duration("WEBHOOK_SECRET_OVERLAP", 0, 30*24*time.Hour),
+		WebhooksAllowLoopback: r.boolean("WEBHOOKS_ALLOW_LOOPBACK"),
 	}
 
 	switch c.Env {
@@ -236,6 +255,9 @@ func LoadFrom(lookup LookupFunc) (Config, error) {
 	if c.OIDCIssuer == "" && (c.OIDCAudience != "" || c.OIDCJWKSURL != "") {
 		r.fail("OIDC_ISSUER", "is required when OIDC_AUDIENCE or OIDC_JWKS_URL is set")
 	}
+	if c.WebhooksAllowLoopback && c.Env != EnvLocal {
+		r.fail("WEBHOOKS_ALLOW_LOOPBACK", "may be true only when APP_ENV is local, got APP_ENV %q", c.Env)
+	}
 	if c.RateLimitPerHour < c.RateLimitPerMinute {
 		r.fail("RATE_LIMIT_PER_HOUR", "must be at least RATE_LIMIT_PER_MINUTE (%d)", c.RateLimitPerMinute)
 	}
@@ -263,6 +285,8 @@ func (c Config) LogValue() slog.Value {
 		slog.String("blob_account_url", c.BlobAccountURL),
 		slog.String("oidc_issuer", c.OIDCIssuer),
 		slog.String("oidc_audience", c.OIDCAudience),
+		slog.Duration("webhook_timeout", c.WebhookTimeout),
+		slog.Bool("webhooks_allow_loopback", c.WebhooksAllowLoopback),
 	)
 }
 
@@ -334,6 +358,16 @@ func (r *reader) duration(name string, lo, hi time.Duration) time.Duration {
 		d, _ = time.ParseDuration(r.setting(name).Default)
 	}
 	return d
+}
+
+func (r *reader) boolean(name string) bool {
+	raw := r.str(name)
+	b, err := strconv.ParseBool(raw)
+	if err != nil {
+		r.fail(name, "must be true or false, got %q", raw)
+		return false
+	}
+	return b
 }
 
 func (r *reader) authMode(name string) AuthMode {

@@ -1,17 +1,23 @@
-// Package events writes the platform's events. Emit stores an event in the
-// same transaction as the change it describes (the outbox pattern), so an
-// event exists exactly when its change was committed.
+// Package events writes and publishes the platform's events. Emit stores an
+// event in the same transaction as the change it describes (the outbox
+// pattern), so an event exists exactly when its change was committed. A
+// Relay publishes committed events to the "events" topic right after the
+// commit, and its timer republishes any that a crash left unpublished.
+// Publishing is idempotent per event id, so consumers see each event once
+// per topic subscription except after a crash, when they may see it again.
 package events
 
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/booga-enterprise/functions/shared/ids"
+	"github.com/booga-enterprise/functions/shared/request"
 )
 
 // APIVersion is the version of every event payload's schema.
@@ -27,9 +33,20 @@ type Event struct {
 	Data       json.RawMessage `json:"data"`
 }
 
+// ErrUnknownType is returned by Emit for a type missing from the catalogue.
+var ErrUnknownType = errors.New("event type is not in the catalogue")
+
 // Emit stores an event of eventType with data in tx, the transaction of the
-// change it reports, and returns it. The event is published after commit.
+// change it reports, and returns it. eventType must be in the catalogue.
+//
+// Inside a request whose context carries a Relay (see Relay.Middleware),
+// the event is published by a request.OnCommit hook right after the
+// commit. Elsewhere the caller publishes it with Relay.Publish after its own
+// commit, and the relay timer publishes whatever neither path did.
 func Emit(ctx context.Context, tx pgx.Tx, tenantID, eventType string, data any) (Event, error) {
+	if _, ok := Lookup(eventType); !ok {
+		return Event{}, fmt.Errorf("emit %q: %w", eventType, ErrUnknownType)
+	}
 	raw, err := json.Marshal(data)
 	if err != nil {
 		return Event{}, fmt.Errorf("encode %s event data: %w", eventType, err)
@@ -42,6 +59,9 @@ func Emit(ctx context.Context, tx pgx.Tx, tenantID, eventType string, data any) 
 		e.ID, e.TenantID, e.Type, e.APIVersion, raw, e.OccurredAt)
 	if err != nil {
 		return Event{}, fmt.Errorf("insert %s event: %w", eventType, err)
+	}
+	if relay := relayFrom(ctx); relay != nil {
+		request.OnCommit(ctx, func(ctx context.Context) { relay.publishAfterCommit(ctx, e) })
 	}
 	return e, nil
 }

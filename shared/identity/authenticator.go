@@ -189,7 +189,7 @@ func (a *Authenticator) linkOrCreate(ctx context.Context, tx pgx.Tx, t tenantRow
 	if err != nil {
 		return problem.Wrap(err, "create user on first sign-in")
 	}
-	data := map[string]any{"user_id": id, "email": email, "source": "first_sign_in"}
+	data := events.UserData{UserID: id, Email: email, Source: "first_sign_in"}
 	self := audit.Actor{Kind: string(request.KindUser), ID: id}
 	if err := audit.RecordAs(ctx, tx, self, t.ID, "user.created", "user", id, data); err != nil {
 		return err
