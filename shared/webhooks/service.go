@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -15,6 +16,8 @@ import (
 // Service is the webhook subsystem: the subscription operations the API
 // calls, the fan-out of events into deliveries, and the delivery itself.
 type Service struct {
+	clientOnce sync.Once
+
 	Pool      *pgxpool.Pool
 	Publisher queue.Publisher
 	// Relay publishes the events the delivery path emits itself
@@ -89,10 +92,14 @@ func (s *Service) concurrency() int {
 	return 16
 }
 
+// client returns Client, or builds the guarded client once; concurrent
+// deliveries call it.
 func (s *Service) client() *http.Client {
-	if s.Client == nil {
-		s.Client = s.Guard.Client(s.timeout())
-	}
+	s.clientOnce.Do(func() {
+		if s.Client == nil {
+			s.Client = s.Guard.Client(s.timeout())
+		}
+	})
 	return s.Client
 }
 
