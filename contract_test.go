@@ -4,11 +4,15 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/jackc/pgx/v5"
@@ -19,6 +23,7 @@ import (
 	"github.com/booga-enterprise/functions/shared/openapi/openapitest"
 	"github.com/booga-enterprise/functions/shared/registry"
 	"github.com/booga-enterprise/functions/shared/request"
+	"github.com/booga-enterprise/functions/shared/sdkgen"
 	"github.com/booga-enterprise/functions/shared/tenancy"
 )
 
@@ -355,6 +360,218 @@ func closeObjectSchemas(doc *openapi3.T) {
 					walk(media.Schema)
 				}
 			}
+		}
+	}
+}
+
+// throttleHeader marks the SDK requests whose attempts sdkServer records.
+// The platform ignores the header.
+const throttleHeader = "X-Test-Throttle"
+
+// sdkAttempt is one request carrying throttleHeader, as the handler answered it.
+type sdkAttempt struct {
+	Status         int
+	RetryAfter     string
+	IdempotencyKey string
+}
+
+// sdkServer is the real handler of a test platform on its own loopback
+// listener, for the SDK tests. Requests carrying throttleHeader are recorded,
+// and when the rate limiter answers one of them with 429 the platform clock
+// moves on a minute before the response leaves, so the SDK's retry after
+// Retry-After lands in a fresh window.
+type sdkServer struct {
+	p       *testPlatform
+	baseURL string
+	admin   string
+	// limited is a key with api_keys:read and api_keys:manage whose
+	// per-minute limit of 1 is used up, so its next request is a 429 with
+	// Retry-After: 1.
+	limited  string
+	mu       sync.Mutex
+	attempts map[string][]sdkAttempt
+}
+
+func newSDKServer(t *testing.T, env map[string]string) *sdkServer {
+	t.Helper()
+	p := newTestPlatform(t, env)
+	admin := p.tenant("Acme")
+	s := &sdkServer{p: p, admin: admin.APIKey, attempts: map[string][]sdkAttempt{}}
+
+	res := p.do("POST", "/api/api-management/keys", admin.APIKey, map[string]any{
+		"name": "limited", "scopes": []string{"api_keys:read", "api_keys:manage"}, "rate_limit_per_minute": 1})
+	require.Equal(t, http.StatusCreated, res.Status, "body: %s", res.Body)
+	s.limited = res.json(t)["api_key"].(string)
+	require.Equal(t, http.StatusOK, p.do("GET", "/api/api-management/keys/current", s.limited, nil).Status)
+	// The clock stands at 12:00:05; at 12:00:59 the minute window ends in one second.
+	p.advance(54 * time.Second)
+
+	api := p.app.handler()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		token := r.Header.Get(throttleHeader)
+		if token == "" {
+			api.ServeHTTP(w, r)
+			return
+		}
+		api.ServeHTTP(&attemptRecorder{ResponseWriter: w, record: func(status int, h http.Header) {
+			s.mu.Lock()
+			s.attempts[token] = append(s.attempts[token], sdkAttempt{Status: status, RetryAfter: h.Get("Retry-After"),
+				IdempotencyKey: r.Header.Get("Idempotency-Key")})
+			s.mu.Unlock()
+			if status == http.StatusTooManyRequests {
+				p.advance(time.Minute)
+			}
+		}}, r)
+	}))
+	t.Cleanup(srv.Close)
+	s.baseURL = srv.URL + "/api"
+	return s
+}
+
+// requireRetried checks that the request marked with token got one 429 with
+// Retry-After: 1 and one successful retry with the same Idempotency-Key.
+func (s *sdkServer) requireRetried(t *testing.T, token string) {
+	t.Helper()
+	s.mu.Lock()
+	attempts := append([]sdkAttempt(nil), s.attempts[token]...)
+	s.mu.Unlock()
+	require.Len(t, attempts, 2, "one 429 and one retry")
+	require.Equal(t, http.StatusTooManyRequests, attempts[0].Status)
+	require.Equal(t, "1", attempts[0].RetryAfter)
+	require.Equal(t, http.StatusCreated, attempts[1].Status)
+	require.NotEmpty(t, attempts[0].IdempotencyKey, "an idempotent POST sends Idempotency-Key")
+	require.Equal(t, attempts[0].IdempotencyKey, attempts[1].IdempotencyKey, "the retry reuses the Idempotency-Key")
+}
+
+// attemptRecorder calls record with the status and headers of the response
+// before they are sent.
+type attemptRecorder struct {
+	http.ResponseWriter
+	record  func(status int, h http.Header)
+	written bool
+}
+
+func (a *attemptRecorder) WriteHeader(status int) {
+	if !a.written {
+		a.written = true
+		a.record(status, a.Header())
+	}
+	a.ResponseWriter.WriteHeader(status)
+}
+
+func (a *attemptRecorder) Write(b []byte) (int, error) {
+	if !a.written {
+		a.WriteHeader(http.StatusOK)
+	}
+	return a.ResponseWriter.Write(b)
+}
+
+// liveSDK generates lang from the platform's own OpenAPI document into a
+// new temporary folder and returns the file's path.
+func liveSDK(t *testing.T, s *sdkServer, lang sdkgen.Language) string {
+	t.Helper()
+	doc, err := openapi.Generate(s.p.app.registry, openapi.Options{})
+	require.NoError(t, err)
+	f, err := sdkgen.Generate(doc, lang)
+	require.NoError(t, err)
+	path := filepath.Join(t.TempDir(), f.Name)
+	require.NoError(t, os.WriteFile(path, f.Content, 0o644))
+	return path
+}
+
+func liveClientsDir(t *testing.T) string {
+	return filepath.Join(openapitest.RepoRoot(t), "testdata", "openapi", "live")
+}
+
+// runClient executes a client driver with a timeout and fails the test with
+// its output unless it exits 0 and prints "ok" as its last line.
+func runClient(t *testing.T, env []string, name string, args ...string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Env = append(os.Environ(), env...)
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "%s failed:\n%s", name, out)
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	require.Equal(t, "ok", lines[len(lines)-1], "%s output:\n%s", name, out)
+}
+
+func TestLiveSDK_Python(t *testing.T) {
+	t.Parallel()
+	s := newSDKServer(t, nil)
+	sdk := liveSDK(t, s, sdkgen.Python)
+	token := "python"
+	runClient(t, []string{"PYTHONNOUSERSITE=1"}, "python3", "-I", filepath.Join(liveClientsDir(t), "python_client.py"),
+		filepath.Dir(sdk), s.baseURL, s.admin, s.limited, token)
+	s.requireRetried(t, token)
+}
+
+func TestLiveSDK_TypeScript(t *testing.T) {
+	t.Parallel()
+	tsc := openapitest.NPMTool(t, "typescript", "tsc")
+	s := newSDKServer(t, nil)
+	sdk := liveSDK(t, s, sdkgen.TypeScript)
+	dir := filepath.Dir(sdk)
+	driver, err := os.ReadFile(filepath.Join(liveClientsDir(t), "typescript_client.ts"))
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "main.ts"), driver, 0o644))
+
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	compile := exec.CommandContext(ctx, tsc, "--strict", "--noUnusedLocals", "--target", "es2022", "--module", "es2022",
+		"--moduleResolution", "bundler", "--lib", "es2022,dom,dom.iterable", "--outDir", filepath.Join(dir, "out"),
+		filepath.Join(dir, "booga-client.ts"), filepath.Join(dir, "main.ts"))
+	out, err := compile.CombinedOutput()
+	require.NoError(t, err, "tsc --strict failed:\n%s", out)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "out", "package.json"), []byte(`{"type":"module"}`), 0o644))
+
+	token := "typescript"
+	runClient(t, nil, "node", filepath.Join(dir, "out", "main.js"), s.baseURL, s.admin, s.limited, token)
+	s.requireRetried(t, token)
+}
+
+func TestLiveSDK_JavaScript(t *testing.T) {
+	t.Parallel()
+	s := newSDKServer(t, nil)
+	sdk := liveSDK(t, s, sdkgen.JavaScript)
+	token := "javascript"
+	runClient(t, nil, "node", filepath.Join(liveClientsDir(t), "javascript_client.mjs"), "file://"+sdk,
+		s.baseURL, s.admin, s.limited, token)
+	s.requireRetried(t, token)
+}
+
+func TestLiveSDK_Curl(t *testing.T) {
+	t.Parallel()
+	s := newSDKServer(t, nil)
+	sdk := liveSDK(t, s, sdkgen.Curl)
+	token := "curl"
+	runClient(t, []string{"BOOGA_BASE_URL=" + s.baseURL, "BOOGA_API_KEY=" + s.admin},
+		"bash", filepath.Join(liveClientsDir(t), "curl_client.sh"), sdk, s.limited, token)
+	s.requireRetried(t, token)
+}
+
+// TestLiveSDK_Postman runs the generated collection under newman: it walks
+// every operation with its own assertions and ends with problem checks.
+func TestLiveSDK_Postman(t *testing.T) {
+	t.Parallel()
+	newman := openapitest.NPMTool(t, "newman", "newman")
+	s := newSDKServer(t, map[string]string{"API_DOCS_FILE": buildLiveDocs(t, routesOnly(t))})
+	sdk := liveSDK(t, s, sdkgen.Postman)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, newman, "run", sdk, "--env-var", "baseUrl="+s.baseURL, "--env-var", "apiKey="+s.admin,
+		"--disable-unicode", "--color", "off")
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "newman reported failures:\n%s", out)
+	require.Contains(t, string(out), "createApiKey rejects an unknown field", "the collection checks problem responses")
+	require.NotContains(t, string(out), "AssertionError")
+	for _, r := range s.p.app.registry.Routes() {
+		require.Contains(t, string(out), r.OperationID, "the collection runs %s", r.ID())
+	}
+	for _, line := range strings.Split(string(out), "\n") {
+		if strings.Contains(line, "requests") || strings.Contains(line, "assertions") {
+			t.Log(strings.TrimSpace(line))
 		}
 	}
 }
