@@ -101,7 +101,7 @@ func TestLiveSpec_EveryOperationDocumented(t *testing.T) {
 			}
 			media := resp.Value.Content.Get("application/problem+json")
 			if media == nil {
-				// A health report body on 503 is a documented non-problem error.
+				// The health report body of a 503 is documented as itself, not as a problem.
 				continue
 			}
 			require.Equal(t, "#/components/schemas/Problem", media.Schema.Ref, "%s %s", r.ID(), status)
@@ -306,7 +306,7 @@ func readerWithoutEndpoints(t *testing.T, p *testPlatform, admin tenancy.Created
 }
 
 // developerKey plants a key in a new developer tenant. Developer tenants get
-// no API key through the API, so the row stands in for one.
+// no API key through the API, so the planted row takes the place of one.
 func developerKey(t *testing.T, p *testPlatform) string {
 	t.Helper()
 	ctx := context.Background()
@@ -323,7 +323,7 @@ func developerKey(t *testing.T, p *testPlatform) string {
 }
 
 // closeObjectSchemas sets additionalProperties: false on every object schema
-// of doc that lists properties and says nothing about others, so that the
+// of doc that lists properties and does not set additionalProperties, so that the
 // contract test also fails on a response field the document does not name.
 // The published document stays open, which lets clients tolerate fields
 // added later.
@@ -368,7 +368,7 @@ func closeObjectSchemas(doc *openapi3.T) {
 // The platform ignores the header.
 const throttleHeader = "X-Test-Throttle"
 
-// sdkAttempt is one request carrying throttleHeader, as the handler answered it.
+// sdkAttempt is one request carrying throttleHeader, with the handler's response.
 type sdkAttempt struct {
 	Status         int
 	RetryAfter     string
@@ -377,7 +377,7 @@ type sdkAttempt struct {
 
 // sdkServer is the real handler of a test platform on its own loopback
 // listener, for the SDK tests. Requests carrying throttleHeader are recorded,
-// and when the rate limiter answers one of them with 429 the platform clock
+// and when the rate limiter rejects one of them with 429 the platform clock
 // moves on a minute before the response leaves, so the SDK's retry after
 // Retry-After lands in a fresh window.
 type sdkServer struct {
@@ -403,7 +403,7 @@ func newSDKServer(t *testing.T, env map[string]string) *sdkServer {
 	require.Equal(t, http.StatusCreated, res.Status, "body: %s", res.Body)
 	s.limited = res.json(t)["api_key"].(string)
 	require.Equal(t, http.StatusOK, p.do("GET", "/api/api-management/keys/current", s.limited, nil).Status)
-	// The clock stands at 12:00:05; at 12:00:59 the minute window ends in one second.
+	// The clock is at 12:00:05. At 12:00:59 the minute window ends in one second.
 	p.advance(54 * time.Second)
 
 	api := p.app.handler()

@@ -28,7 +28,9 @@ assert len(ids) == len(set(ids)), "pages do not repeat keys"
 for k in created + [retried]:
     assert k["id"] in ids, f"{k['id']} missing from the pages"
 first = client.list_api_keys(limit=2)
-assert len(first["data"]) == 2 and first["has_more"] is True and first["next_cursor"], first
+assert len(first["data"]) == 2, first
+assert first["has_more"] is True, "first page has more"
+assert first["next_cursor"], "first page has a next_cursor"
 
 try:
     client.create_api_key({"name": "x", "scopes": ["files:read"], "colour": "red"})
