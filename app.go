@@ -14,6 +14,7 @@ import (
 
 	apimanagement "github.com/booga-enterprise/functions/functions/api-management"
 	"github.com/booga-enterprise/functions/functions/health"
+	"github.com/booga-enterprise/functions/functions/organizations"
 	"github.com/booga-enterprise/functions/infra/postgres"
 	"github.com/booga-enterprise/functions/infra/redis"
 	"github.com/booga-enterprise/functions/shared/apikeys"
@@ -21,6 +22,7 @@ import (
 	"github.com/booga-enterprise/functions/shared/config"
 	"github.com/booga-enterprise/functions/shared/discovery"
 	"github.com/booga-enterprise/functions/shared/idempotency"
+	"github.com/booga-enterprise/functions/shared/identity"
 	"github.com/booga-enterprise/functions/shared/platform"
 	"github.com/booga-enterprise/functions/shared/ratelimit"
 	"github.com/booga-enterprise/functions/shared/registry"
@@ -93,9 +95,29 @@ func newAppWith(ctx context.Context, cfg config.Config, opts appOptions) (*app, 
 		Now:         opts.Now,
 		Logger:      a.logger,
 	}
+	if cfg.OIDCIssuer != "" {
+		users, err := newUserAuthenticator(ctx, cfg, a.pool, opts.Now)
+		if err != nil {
+			a.close()
+			return nil, err
+		}
+		a.server.Users = users
+	}
 	a.redisPrefix = opts.RedisPrefix
 	a.now = opts.Now
 	return a, nil
+}
+
+// newUserAuthenticator signs users in with OpenID Connect bearer tokens. The
+// key set refresh stops when ctx ends.
+func newUserAuthenticator(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, now func() time.Time) (*identity.Authenticator, error) {
+	v, err := identity.NewValidator(ctx, identity.ValidatorOptions{Issuer: cfg.OIDCIssuer, Audience: cfg.OIDCAudience,
+		JWKSURL: cfg.OIDCJWKSURL, TenantClaim: cfg.OIDCTenantClaim, SubjectClaim: cfg.OIDCSubjectClaim,
+		RefreshInterval: cfg.OIDCJWKSRefresh, Now: now})
+	if err != nil {
+		return nil, fmt.Errorf("configure user sign-in: %w", err)
+	}
+	return &identity.Authenticator{Validator: v, Pool: pool, Now: now}, nil
 }
 
 // connect opens the PostgreSQL pool and the Redis client. With
@@ -158,6 +180,7 @@ func (a *app) registerRoutes(now func() time.Time) {
 	keyHandlers := &apimanagement.Handlers{Keys: a.keys, Verifier: a.verifier, Invalidator: invalidator{a}, Now: now}
 	keyHandlers.Register(a.registry)
 	apimanagement.RegisterUsage(a.registry, now)
+	(&organizations.Handlers{Keys: invalidator{a}, Now: now}).Register(a.registry)
 	discovery.Register(a.registry, discovery.Options{DocsFile: a.cfg.APIDocsFile})
 }
 

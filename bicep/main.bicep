@@ -54,6 +54,17 @@ param databaseMaxConns int
 @description('Front Door WAF limit on requests per client address per minute.')
 param wafRateLimitPerMinute int
 
+@description('OpenID Connect issuer of user tokens, such as https://login.microsoftonline.com/{tenantid}/v2.0 for a multi-tenant Entra ID app. Empty turns user sign-in off.')
+param oidcIssuer string = ''
+@description('Audience of user tokens: the API app registration\'s application id URI or client id. Required with oidcIssuer.')
+param oidcAudience string = ''
+@description('JSON Web Key Set URL; empty reads it from the issuer\'s OpenID configuration.')
+param oidcJwksUrl string = ''
+@description('Token claim naming the user\'s directory (tid for Entra ID).')
+param oidcTenantClaim string = 'tid'
+@description('Token claim identifying a person for good (oid for Entra ID).')
+param oidcSubjectClaim string = 'oid'
+
 var isProd = environmentName == 'prod'
 var namePrefix = 'booga-${environmentName}'
 var suffix = take(uniqueString(resourceGroup().id), 6)
@@ -261,6 +272,12 @@ var appSettings = {
   KEY_VAULT_SECRET_TTL: '5m'
   SERVICEBUS_NAMESPACE: serviceBus.outputs.fullyQualifiedNamespace
   BLOB_ACCOUNT_URL: dataStorage.outputs.blobEndpoint
+  OIDC_ISSUER: oidcIssuer
+  OIDC_AUDIENCE: oidcAudience
+  OIDC_JWKS_URL: oidcJwksUrl
+  OIDC_TENANT_CLAIM: oidcTenantClaim
+  OIDC_SUBJECT_CLAIM: oidcSubjectClaim
+  OIDC_JWKS_REFRESH_INTERVAL: '1h'
 
   AzureWebJobsStorage__accountName: hostStorage.outputs.name
   AzureWebJobsStorage__credential: 'managedidentity'

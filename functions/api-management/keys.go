@@ -9,8 +9,10 @@ import (
 	"time"
 
 	"github.com/gorilla/mux"
+	"github.com/jackc/pgx/v5"
 
 	"github.com/booga-enterprise/functions/shared/apikeys"
+	"github.com/booga-enterprise/functions/shared/audit"
 	"github.com/booga-enterprise/functions/shared/httpx"
 	"github.com/booga-enterprise/functions/shared/problem"
 	"github.com/booga-enterprise/functions/shared/request"
@@ -53,6 +55,9 @@ func (h *Handlers) createKey(w http.ResponseWriter, r *http.Request) error {
 	}
 	k, err := h.Keys.Create(r.Context(), tx, principal(r), body)
 	if err != nil {
+		return err
+	}
+	if err := auditKey(r, tx, "api_key.created", k.Key); err != nil {
 		return err
 	}
 	w.Header().Set("Location", "/api/api-management/keys/"+k.ID)
@@ -103,6 +108,9 @@ func (h *Handlers) updateKey(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if err := auditKey(r, tx, "api_key.updated", k); err != nil {
+		return err
+	}
 	h.afterCommit(r, k.ID, false)
 	httpx.WriteJSON(w, http.StatusOK, k)
 	return nil
@@ -115,6 +123,9 @@ func (h *Handlers) rotateKey(w http.ResponseWriter, r *http.Request) error {
 	}
 	k, err := h.Keys.Rotate(r.Context(), tx, principal(r).TenantID, mux.Vars(r)["id"])
 	if err != nil {
+		return err
+	}
+	if err := auditKey(r, tx, "api_key.rotated", k.Key); err != nil {
 		return err
 	}
 	h.afterCommit(r, k.ID, false)
@@ -131,9 +142,19 @@ func (h *Handlers) revokeKey(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if err := auditKey(r, tx, "api_key.revoked", k); err != nil {
+		return err
+	}
 	h.afterCommit(r, k.ID, true)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
+}
+
+// auditKey records a key change in the audit log, in the change's
+// transaction. It records the key's metadata, never its secret.
+func auditKey(r *http.Request, tx pgx.Tx, action string, k apikeys.Key) error {
+	return audit.Record(r.Context(), tx, principal(r).TenantID, action, "api_key", k.ID,
+		map[string]any{"name": k.Name, "prefix": k.Prefix, "scopes": k.Scopes, "status": k.Status})
 }
 
 // afterCommit invalidates cached verifications once the change is durable.

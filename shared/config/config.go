@@ -69,6 +69,14 @@ var settings = []Setting{
 	{Name: "KEY_VAULT_SECRET_TTL", Default: "5m", Description: "How long a secret loaded from Key Vault is cached before the next read fetches it again."},
 	{Name: "SERVICEBUS_NAMESPACE", Default: "", Description: "Fully qualified Service Bus namespace (NAME.servicebus.windows.net) that messages are sent to. When empty, the PostgreSQL queue table is used."},
 	{Name: "BLOB_ACCOUNT_URL", Default: "", Description: "Blob service URL of the storage account (https://NAME.blob.core.windows.net/) reached with the managed identity. When empty, the local Azurite emulator is used."},
+	// User sign-in with OpenID Connect bearer tokens (Microsoft Entra ID in
+	// production). With OIDC_ISSUER empty, only API keys authenticate.
+	{Name: "OIDC_ISSUER", Default: "", Description: "Issuer URL that user tokens must carry in iss, such as https://login.microsoftonline.com/{tenantid}/v2.0; {tenantid} stands for the token's tenant claim. Empty turns user sign-in off."},
+	{Name: "OIDC_AUDIENCE", Default: "", Description: "Audience that user tokens must carry in aud: the API's application id URI or client id. Required with OIDC_ISSUER."},
+	{Name: "OIDC_JWKS_URL", Default: "", Description: "JSON Web Key Set URL of the issuer. Empty reads jwks_uri from the issuer's /.well-known/openid-configuration."},
+	{Name: "OIDC_TENANT_CLAIM", Default: "tid", Description: "Token claim naming the user's directory, matched against each tenant's linked entra_tenant_id."},
+	{Name: "OIDC_SUBJECT_CLAIM", Default: "oid", Description: "Token claim that identifies a person for good: oid for Entra ID, sub for most other providers."},
+	{Name: "OIDC_JWKS_REFRESH_INTERVAL", Default: "1h", Description: "How often the key set is fetched again in the background. A token signed with an unknown key id also triggers a fetch, at most once a minute."},
 }
 
 // Settings returns a copy of the table of every variable the code reads.
@@ -109,6 +117,13 @@ type Config struct {
 	KeyVaultSecretTTL   time.Duration
 	ServiceBusNamespace string
 	BlobAccountURL      string
+
+	OIDCIssuer       string
+	OIDCAudience     string
+	OIDCJWKSURL      string
+	OIDCTenantClaim  string
+	OIDCSubjectClaim string
+	OIDCJWKSRefresh  time.Duration
 }
 
 // AuthMode says how a connection to PostgreSQL or Redis authenticates.
@@ -157,6 +172,12 @@ func LoadFrom(lookup LookupFunc) (Config, error) {
 		KeyVaultSecretTTL:   r.duration("KEY_VAULT_SECRET_TTL", time.Second, 24*time.Hour),
 		ServiceBusNamespace: r.str("SERVICEBUS_NAMESPACE"),
 		BlobAccountURL:      r.str("BLOB_ACCOUNT_URL"),
+		OIDCIssuer:          r.str("OIDC_ISSUER"),
+		OIDCAudience:        r.str("OIDC_AUDIENCE"),
+		OIDCJWKSURL:         r.str("OIDC_JWKS_URL"),
+		OIDCTenantClaim:     r.str("OIDC_TENANT_CLAIM"),
+		OIDCSubjectClaim:    r.str("OIDC_SUBJECT_CLAIM"),
+		OIDCJWKSRefresh:     r.duration("OIDC_JWKS_REFRESH_INTERVAL", time.Minute, 7*24*time.Hour),
 	}
 
 	switch c.Env {
@@ -186,6 +207,20 @@ func LoadFrom(lookup LookupFunc) (Config, error) {
 	if strings.Contains(c.ServiceBusNamespace, "://") || strings.Contains(c.ServiceBusNamespace, "/") {
 		r.fail("SERVICEBUS_NAMESPACE", "must be a host name such as NAME.servicebus.windows.net, without a scheme or path, got %q", c.ServiceBusNamespace)
 	}
+	// Plain http is for a local test issuer only: a key set fetched over
+	// http in Azure could be swapped in transit.
+	oidcSchemes := []string{"https"}
+	if c.Env == EnvLocal {
+		oidcSchemes = append(oidcSchemes, "http")
+	}
+	r.url("OIDC_ISSUER", c.OIDCIssuer, oidcSchemes...)
+	r.url("OIDC_JWKS_URL", c.OIDCJWKSURL, oidcSchemes...)
+	if c.OIDCIssuer != "" && c.OIDCAudience == "" {
+		r.fail("OIDC_AUDIENCE", "is required when OIDC_ISSUER is set: give the API's application id URI or client id")
+	}
+	if c.OIDCIssuer == "" && (c.OIDCAudience != "" || c.OIDCJWKSURL != "") {
+		r.fail("OIDC_ISSUER", "is required when OIDC_AUDIENCE or OIDC_JWKS_URL is set")
+	}
 	if c.RateLimitPerHour < c.RateLimitPerMinute {
 		r.fail("RATE_LIMIT_PER_HOUR", "must be at least RATE_LIMIT_PER_MINUTE (%d)", c.RateLimitPerMinute)
 	}
@@ -211,6 +246,8 @@ func (c Config) LogValue() slog.Value {
 		slog.String("key_vault_url", c.KeyVaultURL),
 		slog.String("servicebus_namespace", c.ServiceBusNamespace),
 		slog.String("blob_account_url", c.BlobAccountURL),
+		slog.String("oidc_issuer", c.OIDCIssuer),
+		slog.String("oidc_audience", c.OIDCAudience),
 	)
 }
 

@@ -1,12 +1,14 @@
 // Package logging builds the process's slog logger: JSON lines on stderr,
-// with the request id, tenant id and key id of the request added to every
-// line logged with its context.
+// with the request id, tenant id and key id of the request (from the
+// request package's state) added to every line logged with its context.
 package logging
 
 import (
 	"context"
 	"io"
 	"log/slog"
+
+	"github.com/booga-enterprise/functions/shared/request"
 )
 
 type attrsKey struct{}
@@ -22,6 +24,13 @@ func With(ctx context.Context, attrs ...slog.Attr) context.Context {
 type contextHandler struct{ slog.Handler }
 
 func (h contextHandler) Handle(ctx context.Context, r slog.Record) error {
+	requestID, tenantID, principalID := request.LogAttrs(ctx)
+	if requestID != "" {
+		r.AddAttrs(slog.String("request_id", requestID))
+	}
+	if tenantID != "" {
+		r.AddAttrs(slog.String("tenant_id", tenantID), slog.String("key_id", principalID))
+	}
 	if attrs, ok := ctx.Value(attrsKey{}).([]slog.Attr); ok {
 		r.AddAttrs(attrs...)
 	}

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
@@ -18,17 +17,12 @@ import (
 	"github.com/booga-enterprise/functions/infra/postgres"
 	"github.com/booga-enterprise/functions/shared/httpx"
 	"github.com/booga-enterprise/functions/shared/idempotency"
-	"github.com/booga-enterprise/functions/shared/logging"
 	"github.com/booga-enterprise/functions/shared/problem"
 	"github.com/booga-enterprise/functions/shared/ratelimit"
 	"github.com/booga-enterprise/functions/shared/registry"
 	"github.com/booga-enterprise/functions/shared/request"
 	"github.com/booga-enterprise/functions/shared/usage"
 )
-
-func withLogAttrs(ctx context.Context, attrs ...slog.Attr) context.Context {
-	return logging.With(ctx, attrs...)
-}
 
 // call is the state of one request through the pipeline.
 type call struct {
@@ -42,10 +36,11 @@ type call struct {
 }
 
 func (s *Server) serve(route *registry.Route) http.Handler {
+	endpoint := route.ID()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c := &call{route: route, start: s.Now()}
 		ctx, requestID := s.begin(w, r)
-		request.SetEndpoint(ctx, route.ID())
+		request.SetEndpoint(ctx, endpoint)
 		ip := ClientIP(r, s.FrontDoorID)
 		if ip.IsValid() {
 			request.SetClientIP(ctx, ip.String())
@@ -59,7 +54,7 @@ func (s *Server) serve(route *registry.Route) http.Handler {
 			s.Usage.Record(usage.Record{
 				TenantID:      c.principal.TenantID,
 				KeyID:         c.principal.ID,
-				Endpoint:      route.ID(),
+				Endpoint:      endpoint,
 				Method:        route.Method,
 				Status:        status,
 				LatencyMicros: s.Now().Sub(c.start).Microseconds(),
@@ -165,8 +160,6 @@ func (s *Server) admit(w http.ResponseWriter, r *http.Request, c *call) error {
 	}
 	c.principal = p
 	request.SetPrincipal(ctx, p)
-	*r = *r.WithContext(withLogAttrs(ctx, slog.String("tenant_id", p.TenantID), slog.String("key_id", p.ID)))
-	ctx = r.Context()
 
 	if c.route.KeyManagement && p.TenantType == request.Developer {
 		return problem.New(problem.CodeForbidden,
@@ -180,9 +173,10 @@ func (s *Server) admit(w http.ResponseWriter, r *http.Request, c *call) error {
 		if ip := request.ClientIP(ctx); !allowed(parseAddr(ip), p.AllowedIPs) {
 			return problem.New(problem.CodeForbidden, "The client address %s is not in this key's IP allow-list.", ip)
 		}
-		if err := s.limit(w, ctx, p); err != nil {
-			return err
-		}
+	}
+	// Users are limited like keys, per user id with the tenant's limits.
+	if err := s.limit(w, ctx, p); err != nil {
+		return err
 	}
 
 	request.SetTx(ctx, func(ctx context.Context) (pgx.Tx, error) {
@@ -232,7 +226,7 @@ func (s *Server) limit(w http.ResponseWriter, ctx context.Context, p *request.Pr
 		return &problem.Error{Code: problem.CodeUnavailable, RetryAfter: 5 * time.Second,
 			Detail: "Rate limiting is unavailable, so the request was not admitted. Retry shortly.", Err: err}
 	}
-	if d.Revoked {
+	if d.Revoked && p.Kind == request.KindAPIKey {
 		s.Keys.Evict(p.ID)
 		return problem.New(problem.CodeUnauthenticated, "The API key is invalid or revoked.")
 	}
@@ -240,9 +234,16 @@ func (s *Server) limit(w http.ResponseWriter, ctx context.Context, p *request.Pr
 	ratelimit.SetHeadersAt(w.Header(), d.State, s.Now())
 	if !d.Allowed {
 		return &problem.Error{Code: problem.CodeRateLimited, RetryAfter: d.RetryAfter,
-			Detail: fmt.Sprintf("Rate limit exceeded: %d requests per minute and %d per hour are allowed for this key.", d.State.LimitMinute, d.State.LimitHour)}
+			Detail: fmt.Sprintf("Rate limit exceeded: %d requests per minute and %d per hour are allowed for this %s.", d.State.LimitMinute, d.State.LimitHour, credentialNoun(p))}
 	}
 	return nil
+}
+
+func credentialNoun(p *request.Principal) string {
+	if p.Kind == request.KindUser {
+		return "user"
+	}
+	return "key"
 }
 
 func (s *Server) claimIdempotency(r *http.Request, c *call) (*idempotency.Stored, *idempotency.Scope, error) {

@@ -109,7 +109,6 @@ func (s *Server) begin(w http.ResponseWriter, r *http.Request) (context.Context,
 	}
 	w.Header().Set("X-Request-ID", id)
 	ctx := request.New(r.Context())
-	ctx = problem.WithRequestID(ctx, id)
-	ctx = withLogAttrs(ctx, slog.String("request_id", id))
+	request.SetID(ctx, id)
 	return ctx, id
 }

@@ -11,6 +11,8 @@ import (
 	"net/http"
 	"strconv"
 	"time"
+
+	"github.com/booga-enterprise/functions/shared/request"
 )
 
 // Code classifies an error; the table in status maps each code to one HTTP status.
@@ -160,8 +162,12 @@ func WithRequestID(ctx context.Context, id string) context.Context {
 	return context.WithValue(ctx, requestIDKey{}, id)
 }
 
-// RequestID returns the request id stored by WithRequestID, or "".
+// RequestID returns the request id of the platform's pipeline
+// (request.SetID), else the one stored by WithRequestID, or "".
 func RequestID(ctx context.Context) string {
+	if id := request.ID(ctx); id != "" {
+		return id
+	}
 	id, _ := ctx.Value(requestIDKey{}).(string)
 	return id
 }

@@ -64,6 +64,7 @@ type RateState struct {
 type TxFunc func(ctx context.Context) (pgx.Tx, error)
 
 type state struct {
+	id        string
 	principal *Principal
 	rate      *RateState
 	tx        TxFunc
@@ -87,6 +88,25 @@ func get(ctx context.Context) *state {
 		return s
 	}
 	return &state{}
+}
+
+// SetID records the request id.
+func SetID(ctx context.Context, id string) { get(ctx).id = id }
+
+// ID returns the request id, or "" outside a request.
+func ID(ctx context.Context) string { return get(ctx).id }
+
+// LogAttrs returns the request id, tenant id and key or user id known so
+// far, for the log handler to add to every line logged with ctx.
+func LogAttrs(ctx context.Context) (requestID, tenantID, principalID string) {
+	s, ok := ctx.Value(stateKey{}).(*state)
+	if !ok {
+		return "", "", ""
+	}
+	if s.principal != nil {
+		return s.id, s.principal.TenantID, s.principal.ID
+	}
+	return s.id, "", ""
 }
 
 // SetPrincipal records the authenticated caller.

@@ -32,10 +32,12 @@ type Tenant struct {
 // or a developer tenant's first user.
 type Created struct {
 	Tenant
-	APIKey string `json:"api_key,omitempty"`
-	KeyID  string `json:"key_id,omitempty"`
-	UserID string `json:"user_id,omitempty"`
-	Email  string `json:"email,omitempty"`
+	// TenantID repeats Tenant.ID under an explicit name for scripts.
+	TenantID string `json:"tenant_id"`
+	APIKey   string `json:"api_key,omitempty"`
+	KeyID    string `json:"key_id,omitempty"`
+	UserID   string `json:"user_id,omitempty"`
+	Email    string `json:"email,omitempty"`
 }
 
 // CreateRequest describes a new tenant.
@@ -70,6 +72,7 @@ func Create(ctx context.Context, pool *pgxpool.Pool, keys *apikeys.Service, req 
 
 	out := Created{Tenant: Tenant{ID: ids.New(ids.Tenant), Name: name, Type: string(req.Type),
 		RateLimitPerMinute: req.RateLimitPerMinute, RateLimitPerHour: req.RateLimitPerHour}}
+	out.TenantID = out.ID
 	err := postgres.InTenant(ctx, pool, out.ID, func(tx pgx.Tx) error {
 		err := tx.QueryRow(ctx, `
 			INSERT INTO tenants (id, name, type, rate_limit_per_minute, rate_limit_per_hour)
