@@ -266,6 +266,7 @@ func TestLiveContract_EveryEndpoint(t *testing.T) {
 	for _, c := range calls {
 		do(c)
 	}
+	organizationCalls(t, do, admin.APIKey)
 
 	// Developer tenants may not use the key-management routes.
 	developer := developerKey(t, p)
@@ -294,6 +295,65 @@ func TestLiveContract_EveryEndpoint(t *testing.T) {
 		require.True(t, errorsSeen[s], "no request produced a %d", s)
 	}
 	t.Logf("%d routes validated; error statuses validated: %v", len(p.app.registry.Routes()), seen)
+}
+
+// organizationCalls sends the organizations plugin's contract requests: it
+// invites a user, builds a unit with a member and a custom role, reads them
+// all, then removes them, with bad input and unknown ids along the way.
+func organizationCalls(t *testing.T, do func(contractCall) []byte, admin string) {
+	t.Helper()
+	id := func(raw []byte) string {
+		t.Helper()
+		var v struct {
+			ID string `json:"id"`
+		}
+		require.NoError(t, json.Unmarshal(raw, &v), "body: %s", raw)
+		require.NotEmpty(t, v.ID, "body: %s", raw)
+		return v.ID
+	}
+	const org = "/organizations"
+	user := id(do(contractCall{method: "POST", path: org + "/users", key: admin, body: `{"email":"ada@acme.test"}`, want: 201}))
+	unit := id(do(contractCall{method: "POST", path: org + "/units", key: admin, body: `{"name":"Engineering"}`, want: 201}))
+	role := id(do(contractCall{method: "POST", path: org + "/roles", key: admin,
+		body: `{"name":"Reader","capabilities":["files:read"]}`, want: 201}))
+	const missingUser = org + "/users/usr_01m91aj79d3xnnj8x3cxvch8x3"
+	const missingUnit = org + "/units/unit_01m91aj79d3xnnj8x3cxvch8x3"
+	const missingRole = org + "/roles/role_01m91aj79d3xnnj8x3cxvch8x3"
+
+	for _, c := range []contractCall{
+		{method: "POST", path: org + "/users", key: admin, body: `{"email":"not an address"}`, want: 422},
+		{method: "POST", path: org + "/units", key: admin, body: `{"name":"x","colour":"red"}`, want: 400},
+		{method: "POST", path: org + "/roles", key: admin, body: `{"name":"Bad","capabilities":["files:fly"]}`, want: 422},
+		{method: "GET", path: org + "/sign-in", key: admin, want: 200},
+		{method: "PATCH", path: org + "/sign-in", key: admin, body: `{"auto_provision_users":true}`, want: 200},
+		{method: "GET", path: org + "/users?limit=2", key: admin, want: 200},
+		{method: "GET", path: org + "/users/" + user, key: admin, want: 200},
+		{method: "GET", path: missingUser, key: admin, want: 404},
+		{method: "PUT", path: org + "/units/" + unit + "/members/" + user, key: admin, body: `{"role_id":"viewer"}`, want: 201},
+		{method: "PUT", path: org + "/units/" + unit + "/members/" + user, key: admin, body: `{"role_id":"` + role + `"}`, want: 200},
+		{method: "GET", path: org + "/users/" + user + "/memberships", key: admin, want: 200},
+		{method: "GET", path: org + "/users/" + user + "/permissions", key: admin, want: 200},
+		{method: "PATCH", path: org + "/users/" + user, key: admin, body: `{"status":"deactivated"}`, want: 200},
+		{method: "GET", path: org + "/units", key: admin, want: 200},
+		{method: "GET", path: org + "/units/" + unit, key: admin, want: 200},
+		{method: "GET", path: missingUnit, key: admin, want: 404},
+		{method: "PATCH", path: org + "/units/" + unit, key: admin, body: `{"name":"Platform"}`, want: 200},
+		{method: "GET", path: org + "/units/" + unit + "/subtree", key: admin, want: 200},
+		{method: "GET", path: org + "/units/" + unit + "/members", key: admin, want: 200},
+		{method: "GET", path: org + "/roles", key: admin, want: 200},
+		{method: "GET", path: org + "/roles/" + role, key: admin, want: 200},
+		{method: "GET", path: missingRole, key: admin, want: 404},
+		{method: "PATCH", path: org + "/roles/" + role, key: admin, body: `{"capabilities":["files:read","files:write"]}`, want: 200},
+		{method: "GET", path: org + "/audit-log", key: admin, want: 200},
+		{method: "GET", path: org + "/audit-log", want: 401},
+		{method: "DELETE", path: org + "/units/" + unit + "/members/" + user, key: admin, want: 204},
+		{method: "DELETE", path: org + "/units/" + unit, key: admin, want: 204},
+		{method: "DELETE", path: missingUnit, key: admin, want: 404},
+		{method: "DELETE", path: org + "/roles/" + role, key: admin, want: 204},
+		{method: "DELETE", path: missingRole, key: admin, want: 404},
+	} {
+		do(c)
+	}
 }
 
 // readerWithoutEndpoints issues a key that may read keys but lacks
