@@ -13,6 +13,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	apimanagement "github.com/booga-enterprise/functions/functions/api-management"
+	"github.com/booga-enterprise/functions/functions/files"
 	"github.com/booga-enterprise/functions/functions/health"
 	"github.com/booga-enterprise/functions/functions/organizations"
 	"github.com/booga-enterprise/functions/infra/postgres"
@@ -41,6 +42,7 @@ type app struct {
 	usage    *usage.Recorder
 	registry *registry.Registry
 	server   *platform.Server
+	files    *files.Service
 	// secrets is Key Vault in Azure; nil locally, where secrets are
 	// environment variables.
 	secrets azure.SecretSource
@@ -181,6 +183,7 @@ func (a *app) registerRoutes(now func() time.Time) {
 	keyHandlers.Register(a.registry)
 	apimanagement.RegisterUsage(a.registry, now)
 	(&organizations.Handlers{Keys: invalidator{a}, Now: now}).Register(a.registry)
+	a.registerFiles(now)
 	discovery.Register(a.registry, discovery.Options{DocsFile: a.cfg.APIDocsFile})
 }
 

@@ -79,6 +79,7 @@ func serveLocal(ctx context.Context, cfg config.Config, logger *slog.Logger, std
 // invocationHandler serves the non-HTTP functions: POST /{FunctionName}.
 func (a *app) invocationHandler() http.Handler {
 	funcs := map[string]customhandler.FunctionFunc{
+		"file-processing": a.files.ProcessingFunction(), "files-cleanup": a.files.CleanupFunction(),
 		"usage-drain": func(ctx context.Context, _ customhandler.Invocation) (any, error) {
 			res, err := usage.Drain(ctx, a.pool, a.rdb, usage.DrainOptions{Logger: a.logger,
 				Stream: a.redisPrefix + usage.DefaultStream, BatchSize: int64(a.cfg.UsageBatchSize)})

@@ -88,6 +88,7 @@ var serviceBusQueues = [
   'agent-runs'
   'report-runs'
   'integration-syncs'
+  'file-processing'
 ]
 var serviceBusTopics = {
   events: [
@@ -278,6 +279,10 @@ var appSettings = {
   OIDC_TENANT_CLAIM: oidcTenantClaim
   OIDC_SUBJECT_CLAIM: oidcSubjectClaim
   OIDC_JWKS_REFRESH_INTERVAL: '1h'
+  FILES_MAX_FILE_BYTES: '5368709120'
+  FILES_TENANT_QUOTA_BYTES: '107374182400'
+  FILES_DELETED_RETENTION: '720h'
+  FILES_UPLOAD_TTL: '24h'
 
   AzureWebJobsStorage__accountName: hostStorage.outputs.name
   AzureWebJobsStorage__credential: 'managedidentity'

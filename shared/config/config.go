@@ -77,6 +77,12 @@ var settings = []Setting{
 	{Name: "OIDC_TENANT_CLAIM", Default: "tid", Description: "Token claim naming the user's directory, matched against each tenant's linked entra_tenant_id."},
 	{Name: "OIDC_SUBJECT_CLAIM", Default: "oid", Description: "Token claim that identifies a person for good: oid for Entra ID, sub for most other providers."},
 	{Name: "OIDC_JWKS_REFRESH_INTERVAL", Default: "1h", Description: "How often the key set is fetched again in the background. A token signed with an unknown key id also triggers a fetch, at most once a minute."},
+
+	// Files plugin.
+	{Name: "FILES_MAX_FILE_BYTES", Default: "5368709120", Description: "Largest file a tenant may upload, in bytes, unless the tenant's file_quotas row sets another."},
+	{Name: "FILES_TENANT_QUOTA_BYTES", Default: "107374182400", Description: "Total bytes of stored files per tenant, soft-deleted files included, unless the tenant's file_quotas row sets another."},
+	{Name: "FILES_DELETED_RETENTION", Default: "720h", Description: "How long a deleted file's blob and metadata are kept before the clean-up timer removes them."},
+	{Name: "FILES_UPLOAD_TTL", Default: "24h", Description: "How long a two-step upload session stays open, and how long a multipart upload may stay unfinished before the clean-up timer removes it."},
 }
 
 // Settings returns a copy of the table of every variable the code reads.
@@ -118,12 +124,16 @@ type Config struct {
 	ServiceBusNamespace string
 	BlobAccountURL      string
 
-	OIDCIssuer       string
-	OIDCAudience     string
-	OIDCJWKSURL      string
-	OIDCTenantClaim  string
-	OIDCSubjectClaim string
-	OIDCJWKSRefresh  time.Duration
+	OIDCIssuer            string
+	OIDCAudience          string
+	OIDCJWKSURL           string
+	OIDCTenantClaim       string
+	OIDCSubjectClaim      string
+	OIDCJWKSRefresh       time.Duration
+	FilesMaxFileBytes     int64
+	FilesTenantQuota      int64
+	FilesDeletedRetention time.Duration
+	FilesUploadTTL        time.Duration
 }
 
 // AuthMode says how a connection to PostgreSQL or Redis authenticates.
@@ -178,6 +188,11 @@ func LoadFrom(lookup LookupFunc) (Config, error) {
 		OIDCTenantClaim:     r.str("OIDC_TENANT_CLAIM"),
 		OIDCSubjectClaim:    r.str("OIDC_SUBJECT_CLAIM"),
 		OIDCJWKSRefresh:     r.duration("OIDC_JWKS_REFRESH_INTERVAL", time.Minute, 7*24*time.Hour),
+
+		FilesMaxFileBytes:     int64(r.integer("FILES_MAX_FILE_BYTES", 1, 1<<50)),
+		FilesTenantQuota:      int64(r.integer("FILES_TENANT_QUOTA_BYTES", 1, 1<<55)),
+		FilesDeletedRetention: r.duration("FILES_DELETED_RETENTION", 0, 10*365*24*time.Hour),
+		FilesUploadTTL:        r.duration("FILES_UPLOAD_TTL", time.Minute, 7*24*time.Hour),
 	}
 
 	switch c.Env {
