@@ -68,9 +68,10 @@ type IssuedKey struct {
 }
 
 // CreateRequest is the body of POST /api-management/keys.
+// The examples form a valid request, which the generated Postman collection sends.
 type CreateRequest struct {
-	Name               string     `json:"name" minLength:"1" maxLength:"100"`
-	Scopes             []string   `json:"scopes"`
+	Name               string     `json:"name" minLength:"1" maxLength:"100" example:"CI pipeline"`
+	Scopes             []string   `json:"scopes" example:"[\"api_keys:read\"]"`
 	AllowedIPs         []string   `json:"allowed_ips,omitempty"`
 	RateLimitPerMinute *int       `json:"rate_limit_per_minute,omitempty"`
 	RateLimitPerHour   *int       `json:"rate_limit_per_hour,omitempty"`
@@ -223,7 +224,7 @@ func (v *validator) expiry(at *time.Time, now time.Time) {
 // UpdateFields documents the PATCH body for the API reference: every field is
 // optional, and null resets it. UpdateRequest is what the server decodes.
 type UpdateFields struct {
-	Name               *string    `json:"name,omitempty" minLength:"1" maxLength:"100"`
+	Name               *string    `json:"name,omitempty" minLength:"1" maxLength:"100" example:"CI pipeline (renamed)"`
 	Scopes             []string   `json:"scopes,omitempty"`
 	AllowedIPs         []string   `json:"allowed_ips,omitempty"`
 	RateLimitPerMinute *int       `json:"rate_limit_per_minute,omitempty"`

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/getkin/kin-openapi/openapi3"
@@ -194,16 +195,19 @@ func sortedStrings(m map[string]string) []string {
 func pmRequestFor(op *operation, vars map[string]string) *pmRequest {
 	req := &pmRequest{Method: op.Method, Header: []pmVariable{{Key: "Accept", Value: "application/json"}}}
 	segments := strings.Split(strings.TrimPrefix(op.Path, "/"), "/")
+	examples := map[string]any{}
+	for _, p := range op.PathParams {
+		examples[p.Name] = p.Example
+	}
 	for i, s := range segments {
 		if strings.HasPrefix(s, "{") {
 			name := strings.Trim(s, "{}")
+			variable := pmPathVariable(segments[:i], name)
 			segments[i] = ":" + name
-			req.URL.Variable = append(req.URL.Variable, pmVariable{Key: name, Value: "{{" + name + "}}"})
-		}
-	}
-	for _, p := range op.PathParams {
-		if _, ok := vars[p.Name]; !ok {
-			vars[p.Name] = exampleString(p.Example)
+			req.URL.Variable = append(req.URL.Variable, pmVariable{Key: name, Value: "{{" + variable + "}}"})
+			if _, ok := vars[variable]; !ok {
+				vars[variable] = exampleString(examples[name])
+			}
 		}
 	}
 	req.URL.Host = []string{"{{baseUrl}}"}
@@ -245,6 +249,19 @@ func pmOperation(op *operation, vars map[string]string) (pmItem, error) {
 		`if (pm.response.code === 429) return;`,
 		fmt.Sprintf(`pm.test("%s answers %d", () => pm.response.to.have.status(%d));`, op.ID, op.Success, op.Success),
 	}
+	if len(op.Successes) > 1 {
+		// Any documented 2xx passes; the body checks below apply to the first.
+		codes := make([]string, len(op.Successes))
+		for i, c := range op.Successes {
+			codes[i] = strconv.Itoa(c)
+		}
+		list := strings.Join(codes, ", ")
+		tests = []string{
+			`if (pm.response.code === 429) return;`,
+			fmt.Sprintf(`pm.test("%s answers one of %s", () => pm.expect(pm.response.code).to.be.oneOf([%s]));`, op.ID, list, list),
+			fmt.Sprintf(`if (pm.response.code !== %d) return;`, op.Success),
+		}
+	}
 	if op.Result != nil && op.Result.Value != nil {
 		tests = append(tests, `const body = pm.response.json();`)
 		required := append([]string(nil), op.Result.Value.Required...)
@@ -258,7 +275,8 @@ func pmOperation(op *operation, vars map[string]string) (pmItem, error) {
 				`if (body.has_more) pm.test("next_cursor is set", () => pm.expect(body.next_cursor).to.be.a("string").and.not.empty);`)
 		}
 		if op.Method == "POST" && op.Success == 201 && op.Result.Value.Properties["id"] != nil && len(op.PathParams) == 0 {
-			tests = append(tests, `pm.collectionVariables.set("id", body.id);`)
+			segments := strings.Split(op.Path, "/")
+			tests = append(tests, fmt.Sprintf(`pm.collectionVariables.set(%q, body.id);`, pmResourceVariable(segments[len(segments)-1])))
 		}
 	}
 	return pmItem{Name: op.ID, Description: op.Summary + ": " + op.Method + " " + op.Path + ".",
@@ -296,6 +314,29 @@ func pmProblemChecks(ops []*operation) []pmItem {
 		break
 	}
 	return out
+}
+
+// pmResourceVariable names the collection variable that holds the id of the
+// last resource created in the collection named by segment ("roles" gives
+// "roles_id"). One variable per collection keeps the ids of different
+// resources apart.
+func pmResourceVariable(segment string) string {
+	return segment + "_id"
+}
+
+// pmPathVariable names the collection variable for the path parameter name
+// that follows the segments before it. An "id" parameter is the id of the
+// collection just before it (/roles/{id} uses roles_id); "<noun>_id" is the
+// id of the plural collection (user_id uses users_id); any other parameter
+// has a variable of its own name, set from its example.
+func pmPathVariable(before []string, name string) string {
+	if name == "id" && len(before) > 0 {
+		return pmResourceVariable(before[len(before)-1])
+	}
+	if noun, ok := strings.CutSuffix(name, "_id"); ok {
+		return pmResourceVariable(noun + "s")
+	}
+	return name
 }
 
 func exampleString(v any) string {

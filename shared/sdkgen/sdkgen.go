@@ -111,6 +111,7 @@ type operation struct {
 	Headers     []*param // header parameters other than Idempotency-Key
 	Body        *openapi3.SchemaRef
 	Success     int
+	Successes   []int               // every documented 2xx status, Success first among them in ascending order
 	Result      *openapi3.SchemaRef // schema of the success body, nil when there is none
 	ResultText  bool                // success body is not JSON
 	Paginated   bool
@@ -183,6 +184,11 @@ func newOperation(path, method string, op *openapi3.Operation) (*operation, erro
 	if op.RequestBody != nil && op.RequestBody.Value != nil {
 		if mt := op.RequestBody.Value.Content.Get("application/json"); mt != nil {
 			o.Body = mt.Schema
+		}
+	}
+	for code := 200; code < 300; code++ {
+		if resp := op.Responses.Status(code); resp != nil && resp.Value != nil {
+			o.Successes = append(o.Successes, code)
 		}
 	}
 	for code := 200; code < 300; code++ {

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"sync"
 	"testing"
 
 	"github.com/getkin/kin-openapi/openapi3"
@@ -18,6 +19,8 @@ import (
 type Contract struct {
 	doc    *openapi3.T
 	router routers.Router
+	mu     sync.Mutex
+	seen   map[string][]int // operation id -> statuses validated
 }
 
 // NewContract prepares doc for checking responses from a server whose API
@@ -30,7 +33,7 @@ func NewContract(t testing.TB, doc *openapi3.T, baseURL string) *Contract {
 	if err != nil {
 		t.Fatalf("build OpenAPI router: %v", err)
 	}
-	return &Contract{doc: doc, router: router}
+	return &Contract{doc: doc, router: router, seen: map[string][]int{}}
 }
 
 // Do sends req and checks the response: its status must be documented for
@@ -74,5 +77,16 @@ func (c *Contract) Do(t testing.TB, req *http.Request) (int, []byte) {
 			}
 		}
 	}
+	c.mu.Lock()
+	c.seen[route.Operation.OperationID] = append(c.seen[route.Operation.OperationID], resp.StatusCode)
+	c.mu.Unlock()
 	return resp.StatusCode, body
+}
+
+// Statuses returns the response statuses validated so far for the operation
+// with the given id, in request order; nil when no request reached it.
+func (c *Contract) Statuses(operationID string) []int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]int(nil), c.seen[operationID]...)
 }

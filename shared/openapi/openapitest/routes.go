@@ -5,8 +5,9 @@
 // with the platform's request conventions.
 //
 // NOTE: the handlers and the pipeline here are stand-ins for the real ones,
-// which register the same routes; tests that need the real behaviour
-// (tenancy, PBKDF2, Redis rate limits) belong with those packages.
+// so the generator tests run without PostgreSQL or Redis. The root package's
+// contract_test.go runs the contract, lint and SDK checks against the real
+// handler and registry.
 package openapitest
 
 import (
