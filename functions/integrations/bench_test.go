@@ -76,7 +76,7 @@ func BenchmarkEndToEnd(b *testing.B) {
 			VALUES ($1, 'Bench', 'corporate', 10, 100)`, tenant); err != nil {
 			return err
 		}
-		_, err := m.Webhooks.Create(ctx, tx, tenant, webhooks.CreateRequest{URL: srv.URL + "/hook", EventTypes: []string{"*"}})
+		_, err := m.Webhooks.Create(ctx, tx, tenant, webhooks.WebhookCreateRequest{URL: srv.URL + "/hook", EventTypes: []string{"*"}})
 		return err
 	}))
 

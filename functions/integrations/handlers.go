@@ -25,7 +25,7 @@ func (m *Module) listEventTypes(w http.ResponseWriter, _ *http.Request) error {
 }
 
 func (m *Module) createEndpoint(w http.ResponseWriter, r *http.Request) error {
-	var body webhooks.CreateRequest
+	var body webhooks.WebhookCreateRequest
 	if err := httpx.DecodeJSON(w, r, &body); err != nil {
 		return err
 	}
@@ -73,7 +73,7 @@ func (m *Module) getEndpoint(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (m *Module) updateEndpoint(w http.ResponseWriter, r *http.Request) error {
-	var body webhooks.UpdateRequest
+	var body webhooks.WebhookUpdateRequest
 	if err := httpx.DecodeJSON(w, r, &body); err != nil {
 		return err
 	}

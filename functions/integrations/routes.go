@@ -45,8 +45,8 @@ func (m *Module) registerEndpoints(reg *registry.Registry) {
 		Summary: "Create a webhook endpoint",
 		Description: "Subscribes a URL to event types (exact names, prefix wildcards such as file.*, or *). The URL must be https and resolve to public addresses. " +
 			"The signing secret is in secret and is shown only in this response.",
-		Request:   webhooks.CreateRequest{},
-		Responses: map[int]registry.Response{http.StatusCreated: {Description: "The endpoint with its signing secret.", Body: webhooks.CreatedEndpoint{}}},
+		Request:   webhooks.WebhookCreateRequest{},
+		Responses: map[int]registry.Response{http.StatusCreated: {Description: "The endpoint with its signing secret.", Body: webhooks.CreatedWebhookEndpoint{}}},
 		Errors:    []int{http.StatusConflict, http.StatusUnsupportedMediaType, http.StatusRequestEntityTooLarge},
 		Handler:   m.createEndpoint,
 	})
@@ -56,7 +56,7 @@ func (m *Module) registerEndpoints(reg *registry.Registry) {
 		Summary:     "List webhook endpoints",
 		Description: "Lists the tenant's webhook endpoints, newest first, with cursor pagination.",
 		Params:      pageParams,
-		Responses:   map[int]registry.Response{http.StatusOK: {Description: "A page of endpoints.", Body: httpx.Page[webhooks.Endpoint]{}}},
+		Responses:   map[int]registry.Response{http.StatusOK: {Description: "A page of endpoints.", Body: httpx.Page[webhooks.WebhookEndpoint]{}}},
 		Handler:     m.listEndpoints,
 	})
 	reg.Add(registry.Route{
@@ -65,7 +65,7 @@ func (m *Module) registerEndpoints(reg *registry.Registry) {
 		Summary:     "Get a webhook endpoint",
 		Description: "Returns one endpoint without its secret. Another tenant's endpoint is reported as not found.",
 		Params:      []registry.Param{endpointID},
-		Responses:   map[int]registry.Response{http.StatusOK: {Description: "The endpoint.", Body: webhooks.Endpoint{}}},
+		Responses:   map[int]registry.Response{http.StatusOK: {Description: "The endpoint.", Body: webhooks.WebhookEndpoint{}}},
 		Handler:     m.getEndpoint,
 	})
 	reg.Add(registry.Route{
@@ -74,8 +74,8 @@ func (m *Module) registerEndpoints(reg *registry.Registry) {
 		Summary:     "Update a webhook endpoint",
 		Description: "Changes the URL, event types or description; absent fields stay. A new URL is checked as on creation and is used for pending retries too.",
 		Params:      []registry.Param{endpointID},
-		Request:     webhooks.UpdateRequest{},
-		Responses:   map[int]registry.Response{http.StatusOK: {Description: "The updated endpoint.", Body: webhooks.Endpoint{}}},
+		Request:     webhooks.WebhookUpdateRequest{},
+		Responses:   map[int]registry.Response{http.StatusOK: {Description: "The updated endpoint.", Body: webhooks.WebhookEndpoint{}}},
 		Errors:      []int{http.StatusUnsupportedMediaType},
 		Handler:     m.updateEndpoint,
 	})
@@ -94,7 +94,7 @@ func (m *Module) registerEndpoints(reg *registry.Registry) {
 		Summary:     "Disable a webhook endpoint",
 		Description: "Stops deliveries to the endpoint. Deliveries due while it is disabled are marked failed and can be redelivered after enabling it.",
 		Params:      []registry.Param{endpointID},
-		Responses:   map[int]registry.Response{http.StatusOK: {Description: "The disabled endpoint.", Body: webhooks.Endpoint{}}},
+		Responses:   map[int]registry.Response{http.StatusOK: {Description: "The disabled endpoint.", Body: webhooks.WebhookEndpoint{}}},
 		Handler:     m.setEnabled(false),
 	})
 	reg.Add(registry.Route{
@@ -103,7 +103,7 @@ func (m *Module) registerEndpoints(reg *registry.Registry) {
 		Summary:     "Enable a webhook endpoint",
 		Description: "Resumes deliveries, also to an endpoint the platform disabled after 410 Gone or repeated failures, and clears its failure state.",
 		Params:      []registry.Param{endpointID},
-		Responses:   map[int]registry.Response{http.StatusOK: {Description: "The enabled endpoint.", Body: webhooks.Endpoint{}}},
+		Responses:   map[int]registry.Response{http.StatusOK: {Description: "The enabled endpoint.", Body: webhooks.WebhookEndpoint{}}},
 		Handler:     m.setEnabled(true),
 	})
 	reg.Add(registry.Route{
@@ -113,7 +113,7 @@ func (m *Module) registerEndpoints(reg *registry.Registry) {
 		Description: "Issues a new secret, returned once. Until previous_secret_expires_at (WEBHOOK_SECRET_OVERLAP, 24 hours by default) every delivery carries two v1 signatures, " +
 			"one per secret, so receivers can switch at any time within the overlap.",
 		Params:    []registry.Param{endpointID},
-		Responses: map[int]registry.Response{http.StatusOK: {Description: "The new secret.", Body: webhooks.SecretRotation{}}},
+		Responses: map[int]registry.Response{http.StatusOK: {Description: "The new secret.", Body: webhooks.WebhookSecretRotation{}}},
 		Handler:   m.rotateSecret,
 	})
 	reg.Add(registry.Route{
@@ -122,7 +122,7 @@ func (m *Module) registerEndpoints(reg *registry.Registry) {
 		Summary:     "Send a test event",
 		Description: "Emits a webhook.test event delivered to this endpoint only, whatever event types it subscribes to. Follow it in the endpoint's deliveries.",
 		Params:      []registry.Param{endpointID},
-		Responses:   map[int]registry.Response{http.StatusAccepted: {Description: "The test event was committed and will be delivered.", Body: webhooks.TestEvent{}}},
+		Responses:   map[int]registry.Response{http.StatusAccepted: {Description: "The test event was committed and will be delivered.", Body: webhooks.WebhookTestSent{}}},
 		Errors:      []int{http.StatusConflict},
 		Handler:     m.sendTest,
 	})
@@ -137,7 +137,7 @@ func (m *Module) registerDeliveries(reg *registry.Registry) {
 		Params: append([]registry.Param{endpointID,
 			{Name: "status", In: "query", Type: "string", Description: "Only deliveries with this status: pending, sending, retrying, succeeded, exhausted or failed."}},
 			pageParams...),
-		Responses: map[int]registry.Response{http.StatusOK: {Description: "A page of deliveries.", Body: httpx.Page[webhooks.Delivery]{}}},
+		Responses: map[int]registry.Response{http.StatusOK: {Description: "A page of deliveries.", Body: httpx.Page[webhooks.WebhookDelivery]{}}},
 		Handler:   m.listDeliveries,
 	})
 	reg.Add(registry.Route{
@@ -146,7 +146,7 @@ func (m *Module) registerDeliveries(reg *registry.Registry) {
 		Summary:     "Get a delivery",
 		Description: "Returns one delivery with every attempt.",
 		Params:      []registry.Param{endpointID, deliveryID},
-		Responses:   map[int]registry.Response{http.StatusOK: {Description: "The delivery.", Body: webhooks.Delivery{}}},
+		Responses:   map[int]registry.Response{http.StatusOK: {Description: "The delivery.", Body: webhooks.WebhookDelivery{}}},
 		Handler:     m.getDelivery,
 	})
 	reg.Add(registry.Route{
@@ -156,7 +156,7 @@ func (m *Module) registerDeliveries(reg *registry.Registry) {
 		Description: "Schedules one more attempt now with the same webhook-id and body, whatever the delivery's status. " +
 			"Retries still scheduled are kept. 409 when an attempt is in flight or the endpoint is disabled.",
 		Params:    []registry.Param{endpointID, deliveryID},
-		Responses: map[int]registry.Response{http.StatusAccepted: {Description: "The delivery with the attempt scheduled.", Body: webhooks.Delivery{}}},
+		Responses: map[int]registry.Response{http.StatusAccepted: {Description: "The delivery with the attempt scheduled.", Body: webhooks.WebhookDelivery{}}},
 		Errors:    []int{http.StatusConflict},
 		Handler:   m.redeliver,
 	})

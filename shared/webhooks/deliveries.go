@@ -17,31 +17,31 @@ import (
 const deliveryColumns = `id, endpoint_id, event_id, event_type, status, attempt_count, max_attempts,
 	next_attempt_at, succeeded_at, created_at`
 
-func scanDelivery(row pgx.Row) (Delivery, error) {
-	var d Delivery
+func scanDelivery(row pgx.Row) (WebhookDelivery, error) {
+	var d WebhookDelivery
 	err := row.Scan(&d.ID, &d.EndpointID, &d.EventID, &d.EventType, &d.Status, &d.AttemptCount, &d.MaxAttempts,
 		&d.NextAttemptAt, &d.SucceededAt, &d.CreatedAt)
-	d.Attempts = []Attempt{}
+	d.Attempts = []WebhookAttempt{}
 	return d, err
 }
 
-func getDelivery(ctx context.Context, tx pgx.Tx, tenantID, endpointID, id string) (Delivery, error) {
+func getDelivery(ctx context.Context, tx pgx.Tx, tenantID, endpointID, id string) (WebhookDelivery, error) {
 	if !ids.Valid(DeliveryPrefix, id) {
-		return Delivery{}, problem.NotFound("webhook delivery", id)
+		return WebhookDelivery{}, problem.NotFound("webhook delivery", id)
 	}
 	d, err := scanDelivery(tx.QueryRow(ctx, `SELECT `+deliveryColumns+` FROM webhook_deliveries
 		WHERE tenant_id = $1 AND endpoint_id = $2 AND id = $3`, tenantID, endpointID, id))
 	if errors.Is(err, pgx.ErrNoRows) {
-		return Delivery{}, problem.NotFound("webhook delivery", id)
+		return WebhookDelivery{}, problem.NotFound("webhook delivery", id)
 	}
 	if err != nil {
-		return Delivery{}, fmt.Errorf("get webhook delivery %s: %w", id, err)
+		return WebhookDelivery{}, fmt.Errorf("get webhook delivery %s: %w", id, err)
 	}
 	return d, nil
 }
 
 // loadAttempts fills the Attempts of list, in attempt order.
-func loadAttempts(ctx context.Context, tx pgx.Tx, tenantID string, list []Delivery) error {
+func loadAttempts(ctx context.Context, tx pgx.Tx, tenantID string, list []WebhookDelivery) error {
 	if len(list) == 0 {
 		return nil
 	}
@@ -59,7 +59,7 @@ func loadAttempts(ctx context.Context, tx pgx.Tx, tenantID string, list []Delive
 	defer rows.Close()
 	for rows.Next() {
 		var id string
-		var a Attempt
+		var a WebhookAttempt
 		if err := rows.Scan(&id, &a.Number, &a.Manual, &a.StartedAt, &a.Outcome, &a.StatusCode, &a.LatencyMS, &a.Error, &a.ResponseExcerpt); err != nil {
 			return fmt.Errorf("list webhook attempts: %w", err)
 		}

@@ -116,12 +116,12 @@ func (h *harness) newTenant(name string) string {
 	return id
 }
 
-func (h *harness) endpoint(tenant, url string, types ...string) CreatedEndpoint {
+func (h *harness) endpoint(tenant, url string, types ...string) CreatedWebhookEndpoint {
 	h.t.Helper()
-	var e CreatedEndpoint
+	var e CreatedWebhookEndpoint
 	err := postgres.InTenant(context.Background(), h.pool, tenant, func(tx pgx.Tx) error {
 		var err error
-		e, err = h.svc.Create(context.Background(), tx, tenant, CreateRequest{URL: url, EventTypes: types})
+		e, err = h.svc.Create(context.Background(), tx, tenant, WebhookCreateRequest{URL: url, EventTypes: types})
 		return err
 	})
 	require.NoError(h.t, err)
@@ -210,9 +210,9 @@ func (h *harness) deliveries(tenant, endpointID string) []deliveryRow {
 	return out
 }
 
-func (h *harness) delivery(tenant, endpointID, id string) Delivery {
+func (h *harness) delivery(tenant, endpointID, id string) WebhookDelivery {
 	h.t.Helper()
-	var d Delivery
+	var d WebhookDelivery
 	err := postgres.InTenant(context.Background(), h.pool, tenant, func(tx pgx.Tx) error {
 		var err error
 		d, err = h.svc.GetDelivery(context.Background(), tx, tenant, endpointID, id)
@@ -399,7 +399,7 @@ func TestService_GoneDisablesEndpoint(t *testing.T) {
 
 	rows := h.deliveries(h.tenant, ep.ID)
 	require.Equal(t, StatusFailed, rows[0].Status)
-	var got Endpoint
+	var got WebhookEndpoint
 	require.NoError(t, postgres.InTenant(context.Background(), h.pool, h.tenant, func(tx pgx.Tx) error {
 		var err error
 		got, err = h.svc.Get(context.Background(), tx, h.tenant, ep.ID)
@@ -521,7 +521,7 @@ func TestService_RotateSecretSignsWithBoth(t *testing.T) {
 	}))
 	t.Cleanup(srv.Close)
 	ep := h.endpoint(h.tenant, srv.URL+"/hook", "*")
-	var rot SecretRotation
+	var rot WebhookSecretRotation
 	require.NoError(t, postgres.InTenant(context.Background(), h.pool, h.tenant, func(tx pgx.Tx) error {
 		var err error
 		rot, err = h.svc.RotateSecret(context.Background(), tx, h.tenant, ep.ID)

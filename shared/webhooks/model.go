@@ -43,7 +43,7 @@ const (
 
 // Endpoint is a webhook subscription. Its secret is never returned after
 // creation or rotation.
-type Endpoint struct {
+type WebhookEndpoint struct {
 	ID          string   `json:"id" example:"whe_01jd8x3k6m4v0q9s7t2w5y8z1a"`
 	URL         string   `json:"url" example:"https://hooks.example.com/booga"`
 	Description string   `json:"description" example:"Production receiver"`
@@ -64,13 +64,13 @@ type Endpoint struct {
 
 // CreatedEndpoint is the response to creation: the endpoint and its signing
 // secret, which is shown only here.
-type CreatedEndpoint struct {
-	Endpoint
+type CreatedWebhookEndpoint struct {
+	WebhookEndpoint
 	Secret string `json:"secret" example:"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"`
 }
 
 // CreateRequest is the body of POST /integrations/webhooks.
-type CreateRequest struct {
+type WebhookCreateRequest struct {
 	URL         string   `json:"url" minLength:"1" maxLength:"2048" doc:"HTTPS URL the platform POSTs events to. It must resolve to public addresses." example:"https://hooks.example.com/booga"`
 	EventTypes  []string `json:"event_types" doc:"Event types to receive: exact names, a prefix wildcard such as file.*, or * for all." example:"[\"file.*\"]"`
 	Description string   `json:"description,omitempty" maxLength:"500"`
@@ -78,14 +78,14 @@ type CreateRequest struct {
 
 // UpdateRequest is the body of PATCH /integrations/webhooks/{id}: absent
 // fields stay as they are.
-type UpdateRequest struct {
+type WebhookUpdateRequest struct {
 	URL         *string   `json:"url,omitempty" maxLength:"2048"`
 	EventTypes  *[]string `json:"event_types,omitempty"`
 	Description *string   `json:"description,omitempty" maxLength:"500"`
 }
 
 // SecretRotation is the response to a secret rotation.
-type SecretRotation struct {
+type WebhookSecretRotation struct {
 	Secret string `json:"secret" example:"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw" doc:"The new signing secret, shown only here."`
 	// PreviousSecretExpiresAt is when the old secret stops signing; until
 	// then every delivery carries one signature per secret.
@@ -93,28 +93,28 @@ type SecretRotation struct {
 }
 
 // TestEvent is the response to a test-event request.
-type TestEvent struct {
+type WebhookTestSent struct {
 	EventID string `json:"event_id" example:"evt_01jd8x3k6m4v0q9s7t2w5y8z1a" doc:"The webhook.test event; its id is the webhook-id header of the delivery."`
 }
 
 // Delivery is one event sent to one endpoint, with every attempt.
-type Delivery struct {
+type WebhookDelivery struct {
 	ID         string `json:"id" example:"whd_01jd8x3k6m4v0q9s7t2w5y8z1a"`
 	EndpointID string `json:"endpoint_id" example:"whe_01jd8x3k6m4v0q9s7t2w5y8z1a"`
 	// EventID is also the webhook-id header, the same on every attempt.
-	EventID       string     `json:"event_id" example:"evt_01jd8x3k6m4v0q9s7t2w5y8z1a"`
-	EventType     string     `json:"event_type" example:"file.uploaded"`
-	Status        string     `json:"status" enum:"pending,sending,retrying,succeeded,exhausted,failed"`
-	AttemptCount  int        `json:"attempt_count"`
-	MaxAttempts   int        `json:"max_attempts"`
-	NextAttemptAt *time.Time `json:"next_attempt_at"`
-	SucceededAt   *time.Time `json:"succeeded_at"`
-	CreatedAt     time.Time  `json:"created_at"`
-	Attempts      []Attempt  `json:"attempts"`
+	EventID       string           `json:"event_id" example:"evt_01jd8x3k6m4v0q9s7t2w5y8z1a"`
+	EventType     string           `json:"event_type" example:"file.uploaded"`
+	Status        string           `json:"status" enum:"pending,sending,retrying,succeeded,exhausted,failed"`
+	AttemptCount  int              `json:"attempt_count"`
+	MaxAttempts   int              `json:"max_attempts"`
+	NextAttemptAt *time.Time       `json:"next_attempt_at"`
+	SucceededAt   *time.Time       `json:"succeeded_at"`
+	CreatedAt     time.Time        `json:"created_at"`
+	Attempts      []WebhookAttempt `json:"attempts"`
 }
 
 // Attempt is one HTTP request of a delivery.
-type Attempt struct {
+type WebhookAttempt struct {
 	Number    int       `json:"number" example:"1"`
 	Manual    bool      `json:"manual" doc:"True when a redelivery request made this attempt."`
 	StartedAt time.Time `json:"started_at"`

@@ -20,8 +20,8 @@ import (
 const endpointColumns = `id, url, description, event_types, enabled, disabled_reason, disabled_at,
 	failing_since, previous_secret_expires_at, created_at, updated_at`
 
-func scanEndpoint(row pgx.Row) (Endpoint, error) {
-	var e Endpoint
+func scanEndpoint(row pgx.Row) (WebhookEndpoint, error) {
+	var e WebhookEndpoint
 	err := row.Scan(&e.ID, &e.URL, &e.Description, &e.EventTypes, &e.Enabled, &e.DisabledReason, &e.DisabledAt,
 		&e.FailingSince, &e.PreviousSecretExpiresAt, &e.CreatedAt, &e.UpdatedAt)
 	return e, err
@@ -29,26 +29,26 @@ func scanEndpoint(row pgx.Row) (Endpoint, error) {
 
 // Create validates req, stores a new enabled endpoint with a new secret and
 // returns it with the secret, which is not retrievable later.
-func (s *Service) Create(ctx context.Context, tx pgx.Tx, tenantID string, req CreateRequest) (CreatedEndpoint, error) {
+func (s *Service) Create(ctx context.Context, tx pgx.Tx, tenantID string, req WebhookCreateRequest) (CreatedWebhookEndpoint, error) {
 	var v validator
 	url := s.validURL(ctx, &v, "url", req.URL)
 	types := v.eventTypes("event_types", req.EventTypes)
 	v.description("description", req.Description)
 	if err := v.err(); err != nil {
-		return CreatedEndpoint{}, err
+		return CreatedWebhookEndpoint{}, err
 	}
 
 	var count int
 	if err := tx.QueryRow(ctx, `SELECT count(*) FROM webhook_endpoints WHERE tenant_id = $1`, tenantID).Scan(&count); err != nil {
-		return CreatedEndpoint{}, fmt.Errorf("count webhook endpoints: %w", err)
+		return CreatedWebhookEndpoint{}, fmt.Errorf("count webhook endpoints: %w", err)
 	}
 	if count >= MaxEndpointsPerTenant {
-		return CreatedEndpoint{}, problem.New(problem.CodeConflict, "The tenant already has %d webhook endpoints, the maximum. Delete one first.", MaxEndpointsPerTenant)
+		return CreatedWebhookEndpoint{}, problem.New(problem.CodeConflict, "The tenant already has %d webhook endpoints, the maximum. Delete one first.", MaxEndpointsPerTenant)
 	}
 
 	secret, err := NewSecret()
 	if err != nil {
-		return CreatedEndpoint{}, err
+		return CreatedWebhookEndpoint{}, err
 	}
 	now := s.now()
 	row := tx.QueryRow(ctx, `
@@ -58,33 +58,33 @@ func (s *Service) Create(ctx context.Context, tx pgx.Tx, tenantID string, req Cr
 		ids.New(EndpointPrefix), tenantID, url, req.Description, types, secret, now)
 	e, err := scanEndpoint(row)
 	if err != nil {
-		return CreatedEndpoint{}, fmt.Errorf("insert webhook endpoint: %w", err)
+		return CreatedWebhookEndpoint{}, fmt.Errorf("insert webhook endpoint: %w", err)
 	}
-	return CreatedEndpoint{Endpoint: e, Secret: secret}, nil
+	return CreatedWebhookEndpoint{WebhookEndpoint: e, Secret: secret}, nil
 }
 
 // List returns a page of the tenant's endpoints, newest first.
-func (s *Service) List(ctx context.Context, tx pgx.Tx, tenantID string, p httpx.PageRequest) (httpx.Page[Endpoint], error) {
+func (s *Service) List(ctx context.Context, tx pgx.Tx, tenantID string, p httpx.PageRequest) (httpx.Page[WebhookEndpoint], error) {
 	rows, err := tx.Query(ctx, `SELECT `+endpointColumns+` FROM webhook_endpoints
 		WHERE tenant_id = $1 AND ($2 = '' OR id < $2) ORDER BY id DESC LIMIT $3`, tenantID, p.After, p.Limit+1)
 	if err != nil {
-		return httpx.Page[Endpoint]{}, fmt.Errorf("list webhook endpoints: %w", err)
+		return httpx.Page[WebhookEndpoint]{}, fmt.Errorf("list webhook endpoints: %w", err)
 	}
-	list, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (Endpoint, error) { return scanEndpoint(row) })
+	list, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (WebhookEndpoint, error) { return scanEndpoint(row) })
 	if err != nil {
-		return httpx.Page[Endpoint]{}, fmt.Errorf("list webhook endpoints: %w", err)
+		return httpx.Page[WebhookEndpoint]{}, fmt.Errorf("list webhook endpoints: %w", err)
 	}
-	return httpx.NewPage(list, p, func(e Endpoint) string { return e.ID }), nil
+	return httpx.NewPage(list, p, func(e WebhookEndpoint) string { return e.ID }), nil
 }
 
 // Get returns one endpoint; another tenant's endpoint is not found.
-func (s *Service) Get(ctx context.Context, tx pgx.Tx, tenantID, id string) (Endpoint, error) {
+func (s *Service) Get(ctx context.Context, tx pgx.Tx, tenantID, id string) (WebhookEndpoint, error) {
 	return s.getEndpoint(ctx, tx, tenantID, id, false)
 }
 
-func (s *Service) getEndpoint(ctx context.Context, tx pgx.Tx, tenantID, id string, forUpdate bool) (Endpoint, error) {
+func (s *Service) getEndpoint(ctx context.Context, tx pgx.Tx, tenantID, id string, forUpdate bool) (WebhookEndpoint, error) {
 	if !ids.Valid(EndpointPrefix, id) {
-		return Endpoint{}, problem.NotFound("webhook endpoint", id)
+		return WebhookEndpoint{}, problem.NotFound("webhook endpoint", id)
 	}
 	query := `SELECT ` + endpointColumns + ` FROM webhook_endpoints WHERE tenant_id = $1 AND id = $2`
 	if forUpdate {
@@ -92,20 +92,20 @@ func (s *Service) getEndpoint(ctx context.Context, tx pgx.Tx, tenantID, id strin
 	}
 	e, err := scanEndpoint(tx.QueryRow(ctx, query, tenantID, id))
 	if errors.Is(err, pgx.ErrNoRows) {
-		return Endpoint{}, problem.NotFound("webhook endpoint", id)
+		return WebhookEndpoint{}, problem.NotFound("webhook endpoint", id)
 	}
 	if err != nil {
-		return Endpoint{}, fmt.Errorf("get webhook endpoint %s: %w", id, err)
+		return WebhookEndpoint{}, fmt.Errorf("get webhook endpoint %s: %w", id, err)
 	}
 	return e, nil
 }
 
 // Update changes the fields present in req. A new URL is checked as on
 // creation and applies to retries of earlier deliveries too.
-func (s *Service) Update(ctx context.Context, tx pgx.Tx, tenantID, id string, req UpdateRequest) (Endpoint, error) {
+func (s *Service) Update(ctx context.Context, tx pgx.Tx, tenantID, id string, req WebhookUpdateRequest) (WebhookEndpoint, error) {
 	e, err := s.getEndpoint(ctx, tx, tenantID, id, true)
 	if err != nil {
-		return Endpoint{}, err
+		return WebhookEndpoint{}, err
 	}
 	var v validator
 	if req.URL != nil {
@@ -119,13 +119,13 @@ func (s *Service) Update(ctx context.Context, tx pgx.Tx, tenantID, id string, re
 		e.Description = *req.Description
 	}
 	if err := v.err(); err != nil {
-		return Endpoint{}, err
+		return WebhookEndpoint{}, err
 	}
 	row := tx.QueryRow(ctx, `UPDATE webhook_endpoints SET url = $3, event_types = $4, description = $5, updated_at = $6
 		WHERE tenant_id = $1 AND id = $2 RETURNING `+endpointColumns,
 		tenantID, id, e.URL, e.EventTypes, e.Description, s.now())
 	if e, err = scanEndpoint(row); err != nil {
-		return Endpoint{}, fmt.Errorf("update webhook endpoint %s: %w", id, err)
+		return WebhookEndpoint{}, fmt.Errorf("update webhook endpoint %s: %w", id, err)
 	}
 	return e, nil
 }
@@ -133,9 +133,9 @@ func (s *Service) Update(ctx context.Context, tx pgx.Tx, tenantID, id string, re
 // SetEnabled enables or disables an endpoint. Enabling clears the failure
 // state; deliveries that failed while it was disabled stay failed and can
 // be redelivered one by one.
-func (s *Service) SetEnabled(ctx context.Context, tx pgx.Tx, tenantID, id string, enabled bool) (Endpoint, error) {
+func (s *Service) SetEnabled(ctx context.Context, tx pgx.Tx, tenantID, id string, enabled bool) (WebhookEndpoint, error) {
 	if _, err := s.getEndpoint(ctx, tx, tenantID, id, true); err != nil {
-		return Endpoint{}, err
+		return WebhookEndpoint{}, err
 	}
 	now := s.now()
 	var row pgx.Row
@@ -151,7 +151,7 @@ func (s *Service) SetEnabled(ctx context.Context, tx pgx.Tx, tenantID, id string
 	}
 	e, err := scanEndpoint(row)
 	if err != nil {
-		return Endpoint{}, fmt.Errorf("set webhook endpoint %s enabled=%t: %w", id, enabled, err)
+		return WebhookEndpoint{}, fmt.Errorf("set webhook endpoint %s enabled=%t: %w", id, enabled, err)
 	}
 	return e, nil
 }
@@ -174,13 +174,13 @@ func (s *Service) Delete(ctx context.Context, tx pgx.Tx, tenantID, id string) er
 // RotateSecret gives the endpoint a new secret. The current secret becomes
 // the previous one and keeps signing for SecretOverlap; a secret replaced
 // by an earlier rotation stops signing at once.
-func (s *Service) RotateSecret(ctx context.Context, tx pgx.Tx, tenantID, id string) (SecretRotation, error) {
+func (s *Service) RotateSecret(ctx context.Context, tx pgx.Tx, tenantID, id string) (WebhookSecretRotation, error) {
 	if _, err := s.getEndpoint(ctx, tx, tenantID, id, true); err != nil {
-		return SecretRotation{}, err
+		return WebhookSecretRotation{}, err
 	}
 	secret, err := NewSecret()
 	if err != nil {
-		return SecretRotation{}, err
+		return WebhookSecretRotation{}, err
 	}
 	now := s.now()
 	var expires *time.Time
@@ -193,65 +193,65 @@ func (s *Service) RotateSecret(ctx context.Context, tx pgx.Tx, tenantID, id stri
 		    previous_secret_expires_at = $4, secret = $3, updated_at = $5
 		WHERE tenant_id = $1 AND id = $2`, tenantID, id, secret, expires, now)
 	if err != nil {
-		return SecretRotation{}, fmt.Errorf("rotate webhook secret of %s: %w", id, err)
+		return WebhookSecretRotation{}, fmt.Errorf("rotate webhook secret of %s: %w", id, err)
 	}
-	return SecretRotation{Secret: secret, PreviousSecretExpiresAt: expires}, nil
+	return WebhookSecretRotation{Secret: secret, PreviousSecretExpiresAt: expires}, nil
 }
 
 // SendTest emits a webhook.test event that is delivered to this endpoint
 // only, through the same relay, fan-out and delivery as every event.
-func (s *Service) SendTest(ctx context.Context, tx pgx.Tx, tenantID, id string) (TestEvent, error) {
+func (s *Service) SendTest(ctx context.Context, tx pgx.Tx, tenantID, id string) (WebhookTestSent, error) {
 	e, err := s.getEndpoint(ctx, tx, tenantID, id, false)
 	if err != nil {
-		return TestEvent{}, err
+		return WebhookTestSent{}, err
 	}
 	if !e.Enabled {
-		return TestEvent{}, problem.New(problem.CodeConflict, "Webhook endpoint %q is disabled; enable it before sending a test event.", id)
+		return WebhookTestSent{}, problem.New(problem.CodeConflict, "Webhook endpoint %q is disabled; enable it before sending a test event.", id)
 	}
 	ev, err := events.Emit(ctx, tx, tenantID, events.WebhookTest,
 		events.WebhookTestData{EndpointID: id, Message: "This is a test event."})
 	if err != nil {
-		return TestEvent{}, err
+		return WebhookTestSent{}, err
 	}
-	return TestEvent{EventID: ev.ID}, nil
+	return WebhookTestSent{EventID: ev.ID}, nil
 }
 
 // ListDeliveries returns a page of an endpoint's deliveries, newest first,
 // each with all of its attempts. status, when not empty, filters them.
-func (s *Service) ListDeliveries(ctx context.Context, tx pgx.Tx, tenantID, endpointID, status string, p httpx.PageRequest) (httpx.Page[Delivery], error) {
+func (s *Service) ListDeliveries(ctx context.Context, tx pgx.Tx, tenantID, endpointID, status string, p httpx.PageRequest) (httpx.Page[WebhookDelivery], error) {
 	if _, err := s.getEndpoint(ctx, tx, tenantID, endpointID, false); err != nil {
-		return httpx.Page[Delivery]{}, err
+		return httpx.Page[WebhookDelivery]{}, err
 	}
 	if status != "" && !validStatus(status) {
-		return httpx.Page[Delivery]{}, problem.Invalid(problem.FieldError{Field: "status", Code: "enum",
+		return httpx.Page[WebhookDelivery]{}, problem.Invalid(problem.FieldError{Field: "status", Code: "enum",
 			Message: "must be one of pending, sending, retrying, succeeded, exhausted, failed; got " + fmt.Sprintf("%q", status)})
 	}
 	rows, err := tx.Query(ctx, `SELECT `+deliveryColumns+` FROM webhook_deliveries
 		WHERE tenant_id = $1 AND endpoint_id = $2 AND ($3 = '' OR status = $3) AND ($4 = '' OR id < $4)
 		ORDER BY id DESC LIMIT $5`, tenantID, endpointID, status, p.After, p.Limit+1)
 	if err != nil {
-		return httpx.Page[Delivery]{}, fmt.Errorf("list webhook deliveries: %w", err)
+		return httpx.Page[WebhookDelivery]{}, fmt.Errorf("list webhook deliveries: %w", err)
 	}
-	list, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (Delivery, error) { return scanDelivery(row) })
+	list, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (WebhookDelivery, error) { return scanDelivery(row) })
 	if err != nil {
-		return httpx.Page[Delivery]{}, fmt.Errorf("list webhook deliveries: %w", err)
+		return httpx.Page[WebhookDelivery]{}, fmt.Errorf("list webhook deliveries: %w", err)
 	}
-	page := httpx.NewPage(list, p, func(d Delivery) string { return d.ID })
+	page := httpx.NewPage(list, p, func(d WebhookDelivery) string { return d.ID })
 	if err := loadAttempts(ctx, tx, tenantID, page.Data); err != nil {
-		return httpx.Page[Delivery]{}, err
+		return httpx.Page[WebhookDelivery]{}, err
 	}
 	return page, nil
 }
 
 // GetDelivery returns one delivery of an endpoint with its attempts.
-func (s *Service) GetDelivery(ctx context.Context, tx pgx.Tx, tenantID, endpointID, id string) (Delivery, error) {
+func (s *Service) GetDelivery(ctx context.Context, tx pgx.Tx, tenantID, endpointID, id string) (WebhookDelivery, error) {
 	d, err := getDelivery(ctx, tx, tenantID, endpointID, id)
 	if err != nil {
-		return Delivery{}, err
+		return WebhookDelivery{}, err
 	}
-	list := []Delivery{d}
+	list := []WebhookDelivery{d}
 	if err := loadAttempts(ctx, tx, tenantID, list); err != nil {
-		return Delivery{}, err
+		return WebhookDelivery{}, err
 	}
 	return list[0], nil
 }
@@ -260,17 +260,17 @@ func (s *Service) GetDelivery(ctx context.Context, tx pgx.Tx, tenantID, endpoint
 // status, with the same webhook-id and body. A delivery whose retries are
 // still scheduled keeps them. The queue message is published after the
 // request commits.
-func (s *Service) Redeliver(ctx context.Context, tx pgx.Tx, tenantID, endpointID, id string) (Delivery, error) {
+func (s *Service) Redeliver(ctx context.Context, tx pgx.Tx, tenantID, endpointID, id string) (WebhookDelivery, error) {
 	e, err := s.getEndpoint(ctx, tx, tenantID, endpointID, false)
 	if err != nil {
-		return Delivery{}, err
+		return WebhookDelivery{}, err
 	}
 	if !e.Enabled {
-		return Delivery{}, problem.New(problem.CodeConflict, "Webhook endpoint %q is disabled; enable it before redelivering.", endpointID)
+		return WebhookDelivery{}, problem.New(problem.CodeConflict, "Webhook endpoint %q is disabled; enable it before redelivering.", endpointID)
 	}
 	d, err := getDelivery(ctx, tx, tenantID, endpointID, id)
 	if err != nil {
-		return Delivery{}, err
+		return WebhookDelivery{}, err
 	}
 	now := s.now()
 	tag, err := tx.Exec(ctx, `UPDATE webhook_deliveries
@@ -278,16 +278,16 @@ func (s *Service) Redeliver(ctx context.Context, tx pgx.Tx, tenantID, endpointID
 		    max_attempts = greatest(max_attempts, attempt_count + 1), updated_at = $3
 		WHERE tenant_id = $1 AND id = $2 AND NOT (status = 'sending' AND lease_until > $3)`, tenantID, id, now)
 	if err != nil {
-		return Delivery{}, fmt.Errorf("redeliver %s: %w", id, err)
+		return WebhookDelivery{}, fmt.Errorf("redeliver %s: %w", id, err)
 	}
 	if tag.RowsAffected() == 0 {
-		return Delivery{}, problem.New(problem.CodeConflict, "Delivery %q has an attempt in flight; try again when it is recorded.", id)
+		return WebhookDelivery{}, problem.New(problem.CodeConflict, "Delivery %q has an attempt in flight; try again when it is recorded.", id)
 	}
 	// A fresh message id: the scheduled retry's message, if any, keeps its
 	// own id and finds the delivery already handled when it arrives.
 	msg, err := deliveryMessage(tenantID, id, ids.New(ids.Message), time.Time{})
 	if err != nil {
-		return Delivery{}, err
+		return WebhookDelivery{}, err
 	}
 	request.OnCommit(ctx, func(ctx context.Context) { s.publish(ctx, []queue.Message{msg}) })
 	return s.GetDelivery(ctx, tx, tenantID, endpointID, d.ID)
