@@ -307,7 +307,7 @@ func (j *UnitDeletionJob) Step(ctx context.Context, tenantID, deletionID string)
 			UPDATE org_unit_deletions SET
 				deleted_memberships = deleted_memberships + $3, deleted_units = deleted_units + $4,
 				status = CASE WHEN $5 THEN 'completed' ELSE 'running' END, error = NULL,
-				completed_at = CASE WHEN $5 THEN $6 END, updated_at = $6
+				completed_at = CASE WHEN $5 THEN $6::timestamptz END, updated_at = $6
 			WHERE tenant_id = $1 AND id = $2 RETURNING `+deletionColumns,
 			tenantID, d.ID, removed, units, done, now))
 		if err != nil {
