@@ -53,7 +53,7 @@ func (w *orgWorld) deleteRecursive(key, unitID string) map[string]any {
 
 // invokeUnitDeletion posts the queued org-unit-deletion message of
 // deletionID to the handler the way the Functions host does, with
-// deliveryCount in the metadata, and returns the invocation's answer.
+// deliveryCount in the metadata, and returns the invocation response.
 func invokeUnitDeletion(t *testing.T, p *testPlatform, deletionID string, deliveryCount string) map[string]any {
 	t.Helper()
 	var body []byte

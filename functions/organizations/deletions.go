@@ -41,7 +41,7 @@ const (
 	DeletionRunning   = "running"
 	DeletionCompleted = "completed"
 	// DeletionFailed is set when the last delivery of the job's message
-	// failed. The subtree stays hidden; a redelivered message resumes it.
+	// failed. The subtree stays hidden, and a redelivered message resumes it.
 	DeletionFailed = "failed"
 )
 
@@ -58,7 +58,7 @@ type UnitDeletion struct {
 	TotalMemberships   int        `json:"total_memberships" example:"2"`
 	DeletedUnits       int        `json:"deleted_units" example:"0"`
 	DeletedMemberships int        `json:"deleted_memberships" example:"0"`
-	Error              *string    `json:"error" doc:"Why the last attempt failed; null unless status is failed."`
+	Error              *string    `json:"error" doc:"Why the last attempt failed. Null unless status is failed."`
 	CreatedAt          time.Time  `json:"created_at"`
 	UpdatedAt          time.Time  `json:"updated_at"`
 	CompletedAt        *time.Time `json:"completed_at"`
@@ -227,8 +227,8 @@ func (j *UnitDeletionJob) Function() customhandler.FunctionFunc {
 		for _, m := range msgs {
 			var msg deletionMessage
 			if err := json.Unmarshal(m.Body, &msg); err != nil || msg.TenantID == "" || msg.DeletionID == "" {
-				// A message that cannot be read never succeeds; completing it
-				// keeps it from blocking the queue.
+				// A message that cannot be read never succeeds, so completing
+				// it keeps it from blocking the queue.
 				j.logger().ErrorContext(ctx, "discard unreadable org-unit-deletion message", "error", err, "body_bytes", len(m.Body))
 				continue
 			}
@@ -270,11 +270,11 @@ func (j *UnitDeletionJob) Run(ctx context.Context, tenantID, deletionID string) 
 }
 
 // Step runs one batch of a deletion in its own tenant transaction and
-// reports whether the deletion is completed. A batch removes up to
-// BatchSize memberships of the marked units, writing a membership.removed
-// audit entry and a membership.changed event for each; once none remain, it
-// removes up to BatchSize units, deepest first, so no unit goes before its
-// children. A step that finds nothing left marks the deletion completed.
+// reports whether the deletion is completed. A step removes up to BatchSize
+// memberships of the marked units, writing a membership.removed audit entry
+// and a membership.changed event for each. Once no membership is left, a
+// step removes up to BatchSize units, deepest first, so no unit goes before
+// its children. A step that finds nothing left marks the deletion completed.
 // The deletion row is locked first, so concurrent deliveries of one message
 // run their steps one after the other, and a membership is removed, and
 // reported, only by the transaction that deletes its row.
@@ -355,8 +355,8 @@ func (j *UnitDeletionJob) removeMemberships(ctx context.Context, tx pgx.Tx, tena
 }
 
 // removeUnits deletes up to one batch of the units marked with deletionID,
-// deepest first. Every child is deeper than its parent, so a batch holds a
-// unit only together with, or after, all its descendants; the parent_id
+// deepest first. Every child is deeper than its parent, so a batch contains
+// a unit only together with, or after, all its descendants. The parent_id
 // foreign key is checked at the end of the statement.
 func (j *UnitDeletionJob) removeUnits(ctx context.Context, tx pgx.Tx, tenantID, deletionID string) (int, error) {
 	tag, err := tx.Exec(ctx, `
