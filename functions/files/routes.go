@@ -134,7 +134,7 @@ func (s *Service) registerUploads(reg *registry.Registry) {
 		Summary:     "Upload one block",
 		Description: "Stages block index (0 to block_count-1) with exactly its length as the raw body. Blocks may be sent in any order and in parallel; sending a block again replaces it.",
 		Params: []registry.Param{uploadIDParam,
-			{Name: "index", In: "path", Required: true, Type: "integer", Description: "The block number, from 0."}},
+			{Name: "index", In: "path", Required: true, Type: "integer", Description: "The block number, from 0.", Example: 0}},
 		RequestBody: &registry.RequestBody{ContentType: registry.ContentTypeBinary, Example: "id,name\n1,a\n",
 			Description: "The block's bytes, exactly its length: block_size, or the rest of the file for the last block."},
 		Responses: map[int]registry.Response{http.StatusNoContent: {Description: "The block is staged."}},

@@ -149,6 +149,9 @@ func postmanSDK(api *model) ([]byte, error) {
 		if ri != rj {
 			return ri < rj
 		}
+		if pi, pj := len(ops[i].PathParams) > 0, len(ops[j].PathParams) > 0; ri == 0 && pi != pj {
+			return pj // create top-level resources before acting on them
+		}
 		if ri == 3 {
 			return ops[i].Path > ops[j].Path // delete sub-resources first
 		}

@@ -268,14 +268,15 @@ func upperCamel(s string) string {
 }
 
 // methodRank orders requests so that a collection run creates before it
-// reads, updates and finally deletes.
+// reads, updates and finally deletes. PUT ranks with POST because it
+// stores content that later POST actions consume, such as upload blocks.
 func methodRank(method string) int {
 	switch method {
-	case http.MethodPost:
+	case http.MethodPost, http.MethodPut:
 		return 0
 	case http.MethodGet:
 		return 1
-	case http.MethodPut, http.MethodPatch:
+	case http.MethodPatch:
 		return 2
 	case http.MethodDelete:
 		return 3
