@@ -65,8 +65,8 @@ type appOptions struct {
 }
 
 // newApp connects to PostgreSQL and Redis and registers every route. It does
-// not wait for either service: requests fail, and /api/health says which is
-// down, until they answer.
+// not wait for either service: until they answer, requests fail and
+// /api/health reports which one is down.
 func newApp(ctx context.Context, cfg config.Config) (*app, error) {
 	return newAppWith(ctx, cfg, appOptions{})
 }

@@ -80,12 +80,14 @@ func createKey(ctx context.Context, a *app, args []string, stdout io.Writer) err
 	if *tenant == "" || *name == "" {
 		return fmt.Errorf("%w: --tenant and --name are required", errUsage)
 	}
+
 	// The operator acts with every capability, so any scope may be granted.
 	operator := &request.Principal{Kind: request.KindAPIKey, ID: "cli", TenantID: *tenant, Scopes: a.registry.Capabilities()}
 	requested := operator.Scopes
 	if *scopes != "" {
 		requested = strings.Split(*scopes, ",")
 	}
+
 	var out any
 	err := postgres.InTenant(ctx, a.pool, *tenant, func(tx pgx.Tx) error {
 		var exists bool

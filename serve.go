@@ -87,6 +87,15 @@ func (a *app) invocationHandler() http.Handler {
 			return res, err
 		},
 	}
+	funcs["queue-relay"] = func(ctx context.Context, _ customhandler.Invocation) (any, error) {
+		// Locally the runtime consumes queue_messages itself; in Azure the
+		// rows written by queue.PublishTx go on to Service Bus from here.
+		if a.cfg.ServiceBusNamespace == "" {
+			return queue.ForwardResult{}, nil
+		}
+		fw := &queue.Forwarder{Pool: a.pool, Publisher: a.integrations.Publisher, Logger: a.logger}
+		return fw.Forward(ctx)
+	}
 	funcs["cleanup"] = func(ctx context.Context, _ customhandler.Invocation) (any, error) {
 		return cleanup.Run(ctx, a.pool, a.now())
 	}

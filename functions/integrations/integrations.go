@@ -52,6 +52,9 @@ type Options struct {
 type Module struct {
 	Relay    *events.Relay
 	Webhooks *webhooks.Service
+	// Publisher is the broker the module sends to: Service Bus in Azure,
+	// the PostgreSQL queue locally.
+	Publisher queue.Publisher
 }
 
 // Register builds the module from opts and adds its routes to reg. It
@@ -86,7 +89,7 @@ func New(opts Options) *Module {
 		Timeout: cfg.WebhookTimeout, DisableAfter: cfg.WebhookDisableAfter, SecretOverlap: cfg.WebhookSecretOverlap,
 		Concurrency: cfg.WebhookConcurrency,
 	}
-	return &Module{Relay: relay, Webhooks: svc}
+	return &Module{Relay: relay, Webhooks: svc, Publisher: pub}
 }
 
 // Middleware makes events emitted by any request handler publish right

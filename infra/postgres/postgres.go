@@ -79,7 +79,7 @@ func migrate(ctx context.Context, db *sql.DB) error {
 	return nil
 }
 
-// Querier is what both a pool and a transaction offer.
+// Querier is the query interface that a pool and a transaction share.
 type Querier interface {
 	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
 	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
@@ -87,8 +87,8 @@ type Querier interface {
 }
 
 // BeginTenant starts a transaction in which row-level security shows only
-// tenantID's rows. The setting is transaction-local, so it never leaks to the
-// next user of the pooled connection.
+// tenantID's rows. set_config(..., true) scopes the setting to the
+// transaction, so the next user of the pooled connection starts without it.
 func BeginTenant(ctx context.Context, pool *pgxpool.Pool, tenantID string) (pgx.Tx, error) {
 	if tenantID == "" {
 		return nil, errors.New("begin tenant transaction: empty tenant id")

@@ -27,7 +27,7 @@ func Open(url string, configure func(*goredis.Options)) (*goredis.Client, error)
 	return goredis.NewClient(opts), nil
 }
 
-// Ping checks that Redis answers within timeout.
+// Ping checks that Redis replies to PING within timeout.
 func Ping(ctx context.Context, c goredis.UniversalClient, timeout time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()

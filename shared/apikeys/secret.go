@@ -90,7 +90,7 @@ func Parse(presented string) (prefix, secret string, ok bool) {
 	return prefix, secret, true
 }
 
-// DisplayPrefix is what listings show of a key: enough to recognise it.
+// DisplayPrefix returns the part of a key that listings show: enough to recognise it.
 func DisplayPrefix(prefix string) string { return keyPrefix + prefix + "_…" }
 
 // Hashed is the stored form of a secret.

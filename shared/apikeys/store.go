@@ -35,7 +35,7 @@ func scanKey(row pgx.Row, now time.Time) (Key, error) {
 	return k, nil
 }
 
-// newRow is what InsertKey writes.
+// newRow is the row insertKey writes for a new key.
 type newRow struct {
 	ID, TenantID, Name, Prefix, CreatedBy string
 	Secret                                Hashed
@@ -120,7 +120,7 @@ func revokeKey(ctx context.Context, q postgres.Querier, tenantID, id string, now
 	return scanKey(row, now)
 }
 
-// storedKey is a key row as the verifier sees it, before any tenant is set.
+// storedKey is a key row as the verifier reads it, before any tenant is set.
 type storedKey struct {
 	Key
 	TenantID        string

@@ -243,8 +243,8 @@ func (v *Verifier) Evict(keyID string) {
 	delete(v.byKey, keyID)
 }
 
-// Invalidate evicts a key here and tells every other instance to do the
-// same. Call it after the transaction that revoked or rotated the key commits.
+// Invalidate evicts a key here and publishes its id so every other instance
+// evicts it too. Call it after the transaction that revoked or rotated the key commits.
 func (v *Verifier) Invalidate(ctx context.Context, keyID string) {
 	v.Evict(keyID)
 	if err := v.rdb.Publish(ctx, v.channel(), keyID).Err(); err != nil {

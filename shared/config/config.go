@@ -149,7 +149,7 @@ type Config struct {
 	WebhooksAllowLoopback bool
 }
 
-// AuthMode says how a connection to PostgreSQL or Redis authenticates.
+// AuthMode is how a connection to PostgreSQL or Redis authenticates.
 type AuthMode string
 
 // Authentication modes for DATABASE_AUTH and REDIS_AUTH.

@@ -1,7 +1,7 @@
 // Package idempotency makes POST requests that carry an Idempotency-Key safe
-// to retry. The first request with a key runs; a repeat with the same body
-// gets the stored response; a repeat with another body is 422; a repeat
-// while the first is still running is 409.
+// to retry. The first request with a key runs, and a repeat with the same
+// body gets the stored response. A repeat with another body is 422, and a
+// repeat while the first is still running is 409.
 package idempotency
 
 import (
@@ -179,7 +179,7 @@ func (s *Store) Complete(ctx context.Context, tx pgx.Tx, sc Scope, resp Stored) 
 	return nil
 }
 
-// Release forgets a claim whose request failed, so the client may retry it.
+// Release deletes the claim of a request that failed, so the client may retry it.
 func (s *Store) Release(ctx context.Context, sc Scope) error {
 	return postgres.InTenant(ctx, s.Pool, sc.TenantID, func(tx pgx.Tx) error {
 		_, err := tx.Exec(ctx, `

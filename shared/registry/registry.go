@@ -15,7 +15,7 @@ import (
 // a nil error means the handler wrote its response.
 type HandlerFunc func(w http.ResponseWriter, r *http.Request) error
 
-// Auth says how a route authenticates its caller.
+// Auth is how a route authenticates its caller.
 type Auth int
 
 // Authentication modes.

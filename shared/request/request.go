@@ -19,7 +19,7 @@ const (
 	Developer TenantType = "developer"
 )
 
-// PrincipalKind says how the caller authenticated.
+// PrincipalKind is how the caller authenticated.
 type PrincipalKind string
 
 // Principal kinds.

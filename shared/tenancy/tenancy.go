@@ -28,8 +28,8 @@ type Tenant struct {
 	CreatedAt          time.Time `json:"created_at"`
 }
 
-// Created is what creating a tenant returns: a corporate tenant's admin key,
-// or a developer tenant's first user.
+// Created is a new tenant with its first credential: a corporate tenant's
+// admin key, or a developer tenant's first user.
 type Created struct {
 	Tenant
 	// TenantID repeats Tenant.ID under an explicit name for scripts.

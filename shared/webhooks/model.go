@@ -13,7 +13,7 @@ const (
 // DeliveryQueue is the queue that carries one message per delivery attempt.
 const DeliveryQueue = "webhook-deliveries"
 
-// Delivery statuses.
+// WebhookDelivery statuses.
 const (
 	StatusPending   = "pending"
 	StatusSending   = "sending"
@@ -23,7 +23,7 @@ const (
 	StatusFailed    = "failed"
 )
 
-// Attempt outcomes.
+// WebhookAttempt outcomes.
 const (
 	OutcomeInFlight  = "in_flight"
 	OutcomeSucceeded = "succeeded"
@@ -41,7 +41,7 @@ const (
 	maxErrorLength = 500
 )
 
-// Endpoint is a webhook subscription. Its secret is never returned after
+// WebhookEndpoint is a webhook subscription. Its secret is never returned after
 // creation or rotation.
 type WebhookEndpoint struct {
 	ID          string   `json:"id" example:"whe_01jd8x3k6m4v0q9s7t2w5y8z1a"`
@@ -62,21 +62,21 @@ type WebhookEndpoint struct {
 	UpdatedAt               time.Time  `json:"updated_at"`
 }
 
-// CreatedEndpoint is the response to creation: the endpoint and its signing
+// CreatedWebhookEndpoint is the response to creation: the endpoint and its signing
 // secret, which is shown only here.
 type CreatedWebhookEndpoint struct {
 	WebhookEndpoint
 	Secret string `json:"secret" example:"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"`
 }
 
-// CreateRequest is the body of POST /integrations/webhooks.
+// WebhookCreateRequest is the body of POST /integrations/webhooks.
 type WebhookCreateRequest struct {
 	URL         string   `json:"url" minLength:"1" maxLength:"2048" doc:"HTTPS URL the platform POSTs events to. It must resolve to public addresses." example:"https://hooks.example.com/booga"`
 	EventTypes  []string `json:"event_types" doc:"Event types to receive: exact names, a prefix wildcard such as file.*, or * for all." example:"[\"file.*\"]"`
 	Description string   `json:"description,omitempty" maxLength:"500"`
 }
 
-// UpdateRequest is the body of PATCH /integrations/webhooks/{id}: absent
+// WebhookUpdateRequest is the body of PATCH /integrations/webhooks/{id}: absent
 // fields stay as they are.
 type WebhookUpdateRequest struct {
 	URL         *string   `json:"url,omitempty" maxLength:"2048"`
@@ -84,7 +84,7 @@ type WebhookUpdateRequest struct {
 	Description *string   `json:"description,omitempty" maxLength:"500"`
 }
 
-// SecretRotation is the response to a secret rotation.
+// WebhookSecretRotation is the response to a secret rotation.
 type WebhookSecretRotation struct {
 	Secret string `json:"secret" example:"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw" doc:"The new signing secret, shown only here."`
 	// PreviousSecretExpiresAt is when the old secret stops signing; until
@@ -92,12 +92,12 @@ type WebhookSecretRotation struct {
 	PreviousSecretExpiresAt *time.Time `json:"previous_secret_expires_at"`
 }
 
-// TestEvent is the response to a test-event request.
+// WebhookTestSent is the response to a test-event request.
 type WebhookTestSent struct {
 	EventID string `json:"event_id" example:"evt_01jd8x3k6m4v0q9s7t2w5y8z1a" doc:"The webhook.test event; its id is the webhook-id header of the delivery."`
 }
 
-// Delivery is one event sent to one endpoint, with every attempt.
+// WebhookDelivery is one event sent to one endpoint, with every attempt.
 type WebhookDelivery struct {
 	ID         string `json:"id" example:"whd_01jd8x3k6m4v0q9s7t2w5y8z1a"`
 	EndpointID string `json:"endpoint_id" example:"whe_01jd8x3k6m4v0q9s7t2w5y8z1a"`
@@ -113,7 +113,7 @@ type WebhookDelivery struct {
 	Attempts      []WebhookAttempt `json:"attempts"`
 }
 
-// Attempt is one HTTP request of a delivery.
+// WebhookAttempt is one HTTP request of a delivery.
 type WebhookAttempt struct {
 	Number    int       `json:"number" example:"1"`
 	Manual    bool      `json:"manual" doc:"True when a redelivery request made this attempt."`
