@@ -154,7 +154,7 @@ type contractCall struct {
 func TestLiveContract_EveryEndpoint(t *testing.T) {
 	t.Parallel()
 	docs := buildLiveDocs(t, routesOnly(t))
-	p := newTestPlatform(t, map[string]string{"API_DOCS_FILE": docs})
+	p := newTestPlatform(t, map[string]string{"API_DOCS_FILE": docs, "WEBHOOKS_ALLOW_LOOPBACK": "true"})
 	admin := p.tenant("Acme")
 
 	doc, err := openapi.Generate(p.app.registry, openapi.Options{})
@@ -267,6 +267,8 @@ func TestLiveContract_EveryEndpoint(t *testing.T) {
 		do(c)
 	}
 	organizationCalls(t, do, admin.APIKey)
+	webhookCalls(t, p, do, admin.APIKey)
+	filesCalls(t, p, do, admin.APIKey)
 
 	// Developer tenants may not use the key-management routes.
 	developer := developerKey(t, p)
@@ -291,7 +293,7 @@ func TestLiveContract_EveryEndpoint(t *testing.T) {
 		seen = append(seen, s)
 	}
 	sort.Ints(seen)
-	for _, s := range []int{400, 401, 403, 404, 409, 413, 415, 422, 429} {
+	for _, s := range []int{400, 401, 403, 404, 409, 410, 412, 413, 415, 422, 429} {
 		require.True(t, errorsSeen[s], "no request produced a %d", s)
 	}
 	t.Logf("%d routes validated; error statuses validated: %v", len(p.app.registry.Routes()), seen)

@@ -73,7 +73,7 @@ func (s *Service) serveFile(w http.ResponseWriter, r *http.Request, tenantID str
 
 	content := &blobReadSeeker{ctx: r.Context(), blob: s.Blob, name: BlobName(tenantID, f.ID), size: f.Size}
 	defer func() { _ = content.Close() }()
-	http.ServeContent(w, r, "", f.CreatedAt, content)
+	http.ServeContent(&preconditionWriter{ResponseWriter: w, r: r}, r, "", f.CreatedAt, content)
 	if content.err != nil && !errors.Is(content.err, context.Canceled) {
 		// The status line is already sent; the client sees a short body.
 		return fmt.Errorf("stream file %s: %w", f.ID, content.err)
@@ -147,4 +147,33 @@ func (b *blobReadSeeker) Close() error {
 		return b.body.Close()
 	}
 	return nil
+}
+
+// preconditionWriter replaces the bare 412 that http.ServeContent sends for
+// a failed If-Match or If-Unmodified-Since with a problem document, as the
+// API documents for every error status.
+type preconditionWriter struct {
+	http.ResponseWriter
+	r       *http.Request
+	replied bool
+}
+
+func (w *preconditionWriter) WriteHeader(status int) {
+	if status != http.StatusPreconditionFailed {
+		w.ResponseWriter.WriteHeader(status)
+		return
+	}
+	w.replied = true
+	for _, name := range []string{"Content-Type", "Content-Disposition", "Content-Security-Policy"} {
+		w.Header().Del(name)
+	}
+	problem.Write(w.ResponseWriter, w.r, problem.New(problem.CodePrecondition,
+		"The file does not match the request's If-Match or If-Unmodified-Since condition."))
+}
+
+func (w *preconditionWriter) Write(b []byte) (int, error) {
+	if w.replied {
+		return len(b), nil
+	}
+	return w.ResponseWriter.Write(b)
 }

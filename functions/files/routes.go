@@ -36,6 +36,8 @@ func (s *Service) registerFiles(reg *registry.Registry) {
 		Description: "Streams a multipart/form-data body to storage. Optional fields name (else the file part's filename), folder_id and embed must come before the part named file. " +
 			"The content type is sniffed from the content; the name is validated as one path segment without control characters. The file is then processed in the background (status processing, then ready or failed). " +
 			"A rejected or interrupted upload stores nothing. For files above a few hundred megabytes use the two-step upload at /files/uploads.",
+		RequestBody: &registry.RequestBody{ContentType: registry.ContentTypeMultipart, Form: UploadForm{},
+			Description: "The optional fields name, folder_id and embed, then the file part last."},
 		Responses: map[int]registry.Response{http.StatusCreated: {Description: "The stored file, status processing.", Body: File{}}},
 		Errors:    []int{http.StatusConflict, http.StatusRequestEntityTooLarge, http.StatusUnsupportedMediaType},
 		Handler:   s.upload,
@@ -98,8 +100,8 @@ func (s *Service) registerFiles(reg *registry.Registry) {
 		Params: []registry.Param{fileIDParam,
 			{Name: "disposition", In: "query", Type: "string", Enum: []string{"attachment", "inline"}, Default: "attachment", Description: "attachment to save, inline to display; inline responses carry a sandboxing Content-Security-Policy."}},
 		Responses: map[int]registry.Response{
-			http.StatusOK:             {Description: "The whole file.", ContentType: "application/octet-stream"},
-			http.StatusPartialContent: {Description: "The requested range.", ContentType: "application/octet-stream"},
+			http.StatusOK:             {Description: "The whole file, as its stored media type.", ContentType: "*/*"},
+			http.StatusPartialContent: {Description: "The requested range, or multipart/byteranges for several ranges.", ContentType: "*/*"},
 			http.StatusNotModified:    {Description: "The client's copy is current."},
 		},
 		Errors:    []int{http.StatusPreconditionFailed},
@@ -132,7 +134,9 @@ func (s *Service) registerUploads(reg *registry.Registry) {
 		Summary:     "Upload one block",
 		Description: "Stages block index (0 to block_count-1) with exactly its length as the raw body. Blocks may be sent in any order and in parallel; sending a block again replaces it.",
 		Params: []registry.Param{uploadIDParam,
-			{Name: "index", In: "path", Required: true, Type: "integer", Description: "The block number, from 0."}},
+			{Name: "index", In: "path", Required: true, Type: "integer", Description: "The block number, from 0.", Example: 0}},
+		RequestBody: &registry.RequestBody{ContentType: registry.ContentTypeBinary, Example: "id,name\n1,a\n",
+			Description: "The block's bytes, exactly its length: block_size, or the rest of the file for the last block."},
 		Responses: map[int]registry.Response{http.StatusNoContent: {Description: "The block is staged."}},
 		Errors:    []int{http.StatusGone},
 		Handler:   s.putBlock,
@@ -241,8 +245,8 @@ func (s *Service) registerShares(reg *registry.Registry) {
 			{Name: PasswordHeader, In: "header", Type: "string", Description: "The link's password, when it has one."},
 		},
 		Responses: map[int]registry.Response{
-			http.StatusOK:             {Description: "The whole file.", ContentType: "application/octet-stream"},
-			http.StatusPartialContent: {Description: "The requested range.", ContentType: "application/octet-stream"},
+			http.StatusOK:             {Description: "The whole file, as its stored media type.", ContentType: "*/*"},
+			http.StatusPartialContent: {Description: "The requested range, or multipart/byteranges for several ranges.", ContentType: "*/*"},
 			http.StatusNotModified:    {Description: "The client's copy is current."},
 		},
 		Errors:    []int{http.StatusUnauthorized, http.StatusNotFound, http.StatusGone, http.StatusPreconditionFailed},

@@ -33,7 +33,7 @@ const MaxUploadBlocks = 50_000
 type CreateUploadRequest struct {
 	Name        string  `json:"name" doc:"File name; one path segment." example:"dataset.csv"`
 	FolderID    *string `json:"folder_id,omitempty" doc:"Target folder; absent or empty for the root."`
-	Size        int64   `json:"size" doc:"Exact size of the file in bytes." example:"104857600"`
+	Size        int64   `json:"size" doc:"Exact size of the file in bytes." example:"12"`
 	ContentType string  `json:"content_type,omitempty" doc:"The client's idea of the media type; recorded, but the stored type is sniffed from the content."`
 	Embed       bool    `json:"embed,omitempty" doc:"Mark the file for the knowledge base."`
 }

@@ -34,6 +34,16 @@ const sniffBytes = 512
 // errTooLarge is returned by limitReader past its limit.
 var errTooLarge = errors.New("upload exceeds the size limit")
 
+// UploadForm documents the multipart/form-data body of uploadFile for the
+// OpenAPI document. The handler streams the parts in this order and never
+// decodes a body into this type.
+type UploadForm struct {
+	Name     string `json:"name,omitempty" doc:"File name, one path segment; the file part's filename when absent." example:"report.csv"`
+	FolderID string `json:"folder_id,omitempty" doc:"Target folder; absent or empty for the root."`
+	Embed    bool   `json:"embed,omitempty" doc:"true to mark the file for the knowledge base."`
+	File     []byte `json:"file" format:"binary" doc:"The content, as the last part."`
+}
+
 // uploadForm is what precedes the file part of a multipart upload.
 type uploadForm struct {
 	folderID *string

@@ -244,15 +244,11 @@ func (g *generator) operation(r *registry.Route) (*openapi3.Operation, error) {
 	}
 	op.Parameters = params
 
-	if r.Request != nil {
-		schema, err := g.schemas.ref(r.Request)
-		if err != nil {
-			return nil, fmt.Errorf("request body: %w", err)
-		}
-		op.RequestBody = &openapi3.RequestBodyRef{Value: openapi3.NewRequestBody().
-			WithRequired(true).WithDescription("JSON object; unknown fields are rejected with 400.").
-			WithContent(openapi3.NewContentWithJSONSchemaRef(schema))}
+	body, err := g.requestBody(r)
+	if err != nil {
+		return nil, err
 	}
+	op.RequestBody = body
 
 	responses, paginated, err := g.responses(r)
 	if err != nil {
@@ -271,6 +267,39 @@ func (g *generator) operation(r *registry.Route) (*openapi3.Operation, error) {
 		op.Extensions = nil
 	}
 	return op, nil
+}
+
+// requestBody describes r's JSON, multipart or raw body, or returns nil.
+func (g *generator) requestBody(r *registry.Route) (*openapi3.RequestBodyRef, error) {
+	body := openapi3.NewRequestBody().WithRequired(true)
+	switch {
+	case r.Request != nil:
+		schema, err := g.schemas.ref(r.Request)
+		if err != nil {
+			return nil, fmt.Errorf("request body: %w", err)
+		}
+		body = body.WithDescription("JSON object; unknown fields are rejected with 400.").
+			WithContent(openapi3.NewContentWithJSONSchemaRef(schema))
+	case r.RequestBody == nil:
+		return nil, nil
+	case r.RequestBody.ContentType == registry.ContentTypeMultipart:
+		schema, err := g.schemas.ref(r.RequestBody.Form)
+		if err != nil {
+			return nil, fmt.Errorf("multipart request body: %w", err)
+		}
+		body = body.WithDescription(r.RequestBody.Description).
+			WithContent(openapi3.Content{registry.ContentTypeMultipart: openapi3.NewMediaType().WithSchemaRef(schema)})
+	default:
+		schema := openapi3.NewStringSchema()
+		schema.Format = "binary"
+		media := openapi3.NewMediaType().WithSchema(schema)
+		if r.RequestBody.Example != "" {
+			media.Example = r.RequestBody.Example
+		}
+		body = body.WithDescription(r.RequestBody.Description).
+			WithContent(openapi3.Content{r.RequestBody.ContentType: media})
+	}
+	return &openapi3.RequestBodyRef{Value: body}, nil
 }
 
 func (g *generator) parameters(r *registry.Route) (openapi3.Parameters, error) {

@@ -21,6 +21,14 @@
 // maxItems, and readOnly, writeOnly, deprecated ("true"). On a slice field,
 // enum, format, pattern, minLength and maxLength constrain the items.
 //
+// # Request bodies
+//
+// A route's Request is a JSON body. A route's RequestBody describes the
+// other two kinds: multipart/form-data, whose schema is the Form struct (a
+// []byte field tagged format:"binary" is a file part), and
+// application/octet-stream, a string of format binary with an optional
+// example.
+//
 // # Extensions
 //
 //   - x-capability on an operation: the API-key scope the route requires.

@@ -50,6 +50,26 @@ type Response struct {
 	ExtraContentTypes []string
 }
 
+// Media types of request bodies other than JSON.
+const (
+	ContentTypeMultipart = "multipart/form-data"
+	ContentTypeBinary    = "application/octet-stream"
+)
+
+// RequestBody describes a request body that is not a JSON object.
+type RequestBody struct {
+	// ContentType is ContentTypeMultipart or ContentTypeBinary.
+	ContentType string
+	Description string
+	// Form is a struct value whose fields are the multipart parts, in the
+	// order the handler reads them; a []byte field tagged format:"binary"
+	// is a file part. Only for ContentTypeMultipart.
+	Form any
+	// Example is sample content for generated requests, such as the
+	// Postman collection's. Only for ContentTypeBinary.
+	Example string
+}
+
 // Route is one registered endpoint. Path is relative to /api and uses
 // gorilla/mux variables, such as "/api-management/keys/{id}".
 type Route struct {
@@ -62,7 +82,9 @@ type Route struct {
 	Summary     string
 	Description string
 	Params      []Param
-	Request     any // a value of the request body type, or nil
+	Request     any // a value of the JSON request body type, or nil
+	// RequestBody describes a multipart or raw body; Request must then be nil.
+	RequestBody *RequestBody
 	Responses   map[int]Response
 	Errors      []int // problem statuses the route can return besides the common ones
 	Idempotent  bool  // honours Idempotency-Key (POST only)
@@ -133,6 +155,9 @@ func (r *Route) validate() error {
 	case r.Idempotent && r.Method != http.MethodPost:
 		return fmt.Errorf("only POST routes take Idempotency-Key")
 	}
+	if err := r.RequestBody.validate(r.Request != nil); err != nil {
+		return err
+	}
 	for _, name := range pathVars(r.Path) {
 		found := false
 		for _, p := range r.Params {
@@ -143,6 +168,24 @@ func (r *Route) validate() error {
 		if !found {
 			return fmt.Errorf("path variable {%s} has no Param", name)
 		}
+	}
+	return nil
+}
+
+func (b *RequestBody) validate(hasJSON bool) error {
+	switch {
+	case b == nil:
+		return nil
+	case hasJSON:
+		return fmt.Errorf("set Request or RequestBody, not both")
+	case b.Description == "":
+		return fmt.Errorf("RequestBody has no Description")
+	case b.ContentType == ContentTypeMultipart && b.Form == nil:
+		return fmt.Errorf("a %s RequestBody needs Form", b.ContentType)
+	case b.ContentType == ContentTypeBinary && b.Form != nil:
+		return fmt.Errorf("a %s RequestBody has no Form", b.ContentType)
+	case b.ContentType != ContentTypeMultipart && b.ContentType != ContentTypeBinary:
+		return fmt.Errorf("RequestBody content type %q must be %s or %s", b.ContentType, ContentTypeMultipart, ContentTypeBinary)
 	}
 	return nil
 }

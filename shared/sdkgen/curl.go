@@ -8,7 +8,7 @@ import (
 func curlSDK(api *model) []byte {
 	var b strings.Builder
 	fmt.Fprintf(&b, curlHeader, api.title, api.version)
-	b.WriteString("\nbooga_help() {\n  cat <<'HELP'\nUsage: booga.sh OPERATION [--PARAMETER VALUE]... [--data JSON] [--idempotency-key KEY] [--all]\n\nOperations:\n")
+	b.WriteString("\nbooga_help() {\n  cat <<'HELP'\nUsage: booga.sh OPERATION [--PARAMETER VALUE]... [--data JSON | --form NAME=VALUE... | --data-file PATH] [--idempotency-key KEY] [--all]\n\nOperations:\n")
 	for _, op := range api.operations {
 		fmt.Fprintf(&b, "  %-28s %s %s\n", snake(op.ID), op.Method, op.Path)
 	}
@@ -25,8 +25,13 @@ func curlSDK(api *model) []byte {
 			names = append(names, p.Name)
 		}
 		body := "0"
-		if op.Body != nil {
+		switch {
+		case op.Body != nil:
 			body = "1"
+		case op.Form != nil:
+			body = "form"
+		case op.Binary:
+			body = "binary"
 		}
 		fmt.Fprintf(&b, "    %s)\n", snake(op.ID))
 		fmt.Fprintf(&b, "      booga_parse %q %s \"$@\"\n", strings.Join(names, " "), body)
@@ -48,8 +53,15 @@ func curlSDK(api *model) []byte {
 		for _, p := range op.Headers {
 			headers = append(headers, p.Name)
 		}
-		if op.Body != nil {
+		switch {
+		case op.Body != nil:
 			b.WriteString("      [[ -n \"${BOOGA_ARGS[data]:-}\" ]] || booga_usage \"--data JSON is required\"\n")
+		case op.Form != nil:
+			fields, files := formParts(op.Form)
+			fmt.Fprintf(&b, "      # multipart fields: %s; file parts (--form NAME=@PATH): %s\n", strings.Join(fields, " "), strings.Join(files, " "))
+			b.WriteString("      ((${#BOOGA_FORM[@]} > 0)) || booga_usage \"--form NAME=VALUE is required\"\n")
+		case op.Binary:
+			b.WriteString("      [[ -n \"${BOOGA_ARGS[data-file]:-}\" ]] || booga_usage \"--data-file PATH is required\"\n")
 		}
 		flags := []string{"0", "1", "0"}
 		if op.Idempotent {
@@ -71,8 +83,14 @@ const curlHeader = `#!/usr/bin/env bash
 # Command-line client for the %s (version %s), over curl.
 # Generated from the OpenAPI document by the platform's SDK generator; do not edit.
 #
-# Usage: booga.sh OPERATION [--PARAMETER VALUE]... [--data JSON] [--idempotency-key KEY] [--all]
+# Usage: booga.sh OPERATION [--PARAMETER VALUE]... [--data JSON | --form NAME=VALUE... | --data-file PATH]
+#                 [--idempotency-key KEY] [--all]
 #        booga.sh help
+#
+# --data sends a JSON body. --form adds one multipart/form-data part in
+# curl -F syntax (NAME=VALUE for a field, NAME=@PATH for a file), repeated
+# in the order the operation reads them. --data-file sends PATH's bytes as
+# an application/octet-stream body.
 #
 # Environment:
 #   BOOGA_BASE_URL     API base URL, ending in /api (required)
@@ -96,6 +114,7 @@ const curlHeader = `#!/usr/bin/env bash
 set -euo pipefail
 
 declare -A BOOGA_ARGS=()
+BOOGA_FORM=()
 BOOGA_TMP="$(mktemp -d)"
 trap 'rm -rf "$BOOGA_TMP"' EXIT
 chmod 700 "$BOOGA_TMP"
@@ -117,15 +136,28 @@ booga_urlencode() {
   printf '%%s' "$out"
 }
 
-# booga_parse "ALLOWED NAMES" TAKES_BODY ARGS... fills BOOGA_ARGS.
+# booga_parse "ALLOWED NAMES" BODY ARGS... fills BOOGA_ARGS and BOOGA_FORM.
+# BODY is 0 (none), 1 (JSON), form (multipart) or binary (raw bytes).
 booga_parse() {
   local allowed=" $1 " body="$2" name
   shift 2
   BOOGA_ARGS=()
+  BOOGA_FORM=()
   while (($# > 0)); do
     case "$1" in
       --all) BOOGA_ARGS[all]=1; shift; continue ;;
       --data) [[ "$body" == 1 ]] || booga_usage "this operation takes no --data" ;;
+      --form)
+        [[ "$body" == form ]] || booga_usage "this operation takes no --form"
+        (($# >= 2)) || booga_usage "--form needs a value"
+        BOOGA_FORM+=("$2")
+        shift 2
+        continue
+        ;;
+      --data-file)
+        [[ "$body" == binary ]] || booga_usage "this operation takes no --data-file"
+        [[ -r "${2:-}" ]] || booga_usage "--data-file needs a readable file"
+        ;;
       --idempotency-key) ;;
       --*) name="${1#--}"; [[ "$allowed" == *" $name "* ]] || booga_usage "unknown option $1" ;;
       *) booga_usage "unexpected argument $1" ;;
@@ -172,7 +204,13 @@ booga_send() {
   local args=(-sS -X "$method" -H "@$headers" -o "$BOOGA_TMP/body" -D "$BOOGA_TMP/response-headers" -w '%%{http_code}')
   if [[ -n "${BOOGA_ARGS[data]:-}" ]]; then
     args+=(-H "Content-Type: application/json" --data-binary "${BOOGA_ARGS[data]}")
+  elif [[ -n "${BOOGA_ARGS[data-file]:-}" ]]; then
+    args+=(-H "Content-Type: application/octet-stream" --data-binary "@${BOOGA_ARGS[data-file]}")
   fi
+  local part
+  for part in "${BOOGA_FORM[@]}"; do
+    args+=(-F "$part")
+  done
   while :; do
     status="$(curl "${args[@]}" "$url")" || exit 3
     if [[ "$status" == 429 && "$attempt" -lt "$max" ]]; then

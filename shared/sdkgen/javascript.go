@@ -70,6 +70,23 @@ export function retryAfterMs(value, now = Date.now()) {
   return Number.isNaN(when) ? 1000 : Math.max(0, when - now);
 }
 
+/**
+ * Builds a multipart body: text fields first, then Blob (or File) values as
+ * file parts, because the server reads the fields before the file.
+ * @param {Record<string, string|number|boolean|Blob|undefined|null>} form
+ */
+function formData(form) {
+  const data = new FormData();
+  const entries = Object.entries(form).filter(([, v]) => v !== undefined && v !== null);
+  for (const [k, v] of entries) {
+    if (!(v instanceof Blob)) data.append(k, String(v));
+  }
+  for (const [k, v] of entries) {
+    if (v instanceof Blob) data.append(k, v, typeof File !== "undefined" && v instanceof File ? v.name : k);
+  }
+  return data;
+}
+
 export class BoogaClient {
   /** @param {ClientOptions} options */
   constructor(options) {
@@ -102,6 +119,12 @@ export class BoogaClient {
     if (spec.body !== undefined) {
       body = JSON.stringify(spec.body);
       headers["Content-Type"] = "application/json";
+    } else if (spec.form !== undefined) {
+      // fetch sets multipart/form-data with its boundary.
+      body = formData(spec.form);
+    } else if (spec.binary !== undefined) {
+      body = spec.binary;
+      headers["Content-Type"] = "application/octet-stream";
     }
     if (spec.idempotent) {
       // One key for every attempt, so a retry cannot act twice.

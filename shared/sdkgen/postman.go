@@ -74,9 +74,17 @@ type pmURL struct {
 }
 
 type pmBody struct {
-	Mode    string         `json:"mode"`
-	Raw     string         `json:"raw"`
-	Options map[string]any `json:"options"`
+	Mode     string         `json:"mode"`
+	Raw      string         `json:"raw,omitempty"`
+	FormData []pmFormPart   `json:"formdata,omitempty"`
+	Options  map[string]any `json:"options,omitempty"`
+}
+
+type pmFormPart struct {
+	Key         string `json:"key"`
+	Value       string `json:"value"`
+	Type        string `json:"type"`
+	Description string `json:"description,omitempty"`
 }
 
 func script(listen string, lines ...string) pmEvent {
@@ -140,6 +148,9 @@ func postmanSDK(api *model) ([]byte, error) {
 		ri, rj := methodRank(ops[i].Method), methodRank(ops[j].Method)
 		if ri != rj {
 			return ri < rj
+		}
+		if pi, pj := len(ops[i].PathParams) > 0, len(ops[j].PathParams) > 0; ri == 0 && pi != pj {
+			return pj // create top-level resources before acting on them
 		}
 		if ri == 3 {
 			return ops[i].Path > ops[j].Path // delete sub-resources first
@@ -244,6 +255,13 @@ func pmOperation(op *operation, vars map[string]string) (pmItem, error) {
 		req.Header = append(req.Header, pmVariable{Key: "Content-Type", Value: "application/json"})
 		req.Body = &pmBody{Mode: "raw", Raw: string(body), Options: map[string]any{"raw": map[string]any{"language": "json"}}}
 	}
+	if op.Form != nil {
+		req.Body = pmFormBody(op.Form)
+	}
+	if op.Binary {
+		req.Header = append(req.Header, pmVariable{Key: "Content-Type", Value: "application/octet-stream"})
+		req.Body = &pmBody{Mode: "raw", Raw: op.BinaryExample}
+	}
 
 	tests := []string{
 		`if (pm.response.code === 429) return;`,
@@ -281,6 +299,27 @@ func pmOperation(op *operation, vars map[string]string) (pmItem, error) {
 	}
 	return pmItem{Name: op.ID, Description: op.Summary + ": " + op.Method + " " + op.Path + ".",
 		Event: []pmEvent{script("test", tests...)}, Request: req}, nil
+}
+
+// pmFormBody builds a multipart body from the form schema's examples: the
+// text fields first, then each file part. A file part is sent as text so the
+// collection runs without files on disk; switch its type to File in Postman
+// to upload one.
+func pmFormBody(form *openapi3.SchemaRef) *pmBody {
+	fields, files := formParts(form)
+	body := &pmBody{Mode: "formdata"}
+	for _, name := range fields {
+		p := form.Value.Properties[name]
+		if p.Value == nil || p.Value.Example == nil {
+			continue
+		}
+		body.FormData = append(body.FormData, pmFormPart{Key: name, Value: exampleString(p.Value.Example), Type: "text"})
+	}
+	for _, name := range files {
+		body.FormData = append(body.FormData, pmFormPart{Key: name, Value: "Hello from the Postman collection.\n", Type: "text",
+			Description: "File content; choose File as the type to upload a file from disk."})
+	}
+	return body
 }
 
 // pmProblemChecks builds requests that must be rejected: an unknown body

@@ -37,8 +37,13 @@ func pythonMethod(b *strings.Builder, op *operation, iterate bool) {
 	for _, p := range op.PathParams {
 		args = append(args, pyName(p.Name)+": str")
 	}
-	if op.Body != nil {
+	switch {
+	case op.Body != nil:
 		args = append(args, "body: Dict[str, Any]")
+	case op.Form != nil:
+		args = append(args, "form: Dict[str, Any]")
+	case op.Binary:
+		args = append(args, "data: bytes")
 	}
 	var kw []string
 	for _, p := range append(append([]*param(nil), op.QueryParams...), op.Headers...) {
@@ -81,7 +86,17 @@ func pythonMethod(b *strings.Builder, op *operation, iterate bool) {
 		ret = "None"
 	}
 	fmt.Fprintf(b, "\n    def %s(%s) -> %s:\n", name, strings.Join(args, ", "), ret)
-	fmt.Fprintf(b, "        \"\"\"%s: %s %s.\"\"\"\n", strings.TrimSuffix(op.Summary, "."), op.Method, op.Path)
+	fmt.Fprintf(b, "        \"\"\"%s: %s %s.", strings.TrimSuffix(op.Summary, "."), op.Method, op.Path)
+	if op.Form != nil {
+		fields, files := formParts(op.Form)
+		fmt.Fprintf(b, "\n\n        form is sent as multipart/form-data: text fields %s, then file parts %s.\n"+
+			"        A file part's value is bytes, a binary file object or a (filename, content) tuple.\n        ",
+			strings.Join(fields, ", "), strings.Join(files, ", "))
+	}
+	if op.Binary {
+		b.WriteString("\n\n        data is sent as the raw application/octet-stream body.\n        ")
+	}
+	b.WriteString("\"\"\"\n")
 	path := op.Path
 	for _, p := range op.PathParams {
 		path = strings.ReplaceAll(path, "{"+p.Name+"}", "{_path("+pyName(p.Name)+")}")
@@ -101,8 +116,13 @@ func pythonMethod(b *strings.Builder, op *operation, iterate bool) {
 		}
 		call = append(call, "headers={"+strings.Join(h, ", ")+"}")
 	}
-	if op.Body != nil {
+	switch {
+	case op.Body != nil:
 		call = append(call, "body=body")
+	case op.Form != nil:
+		call = append(call, "form=form")
+	case op.Binary:
+		call = append(call, "data=data")
 	}
 	if op.Idempotent {
 		call = append(call, "idempotent=True", "idempotency_key=idempotency_key")
@@ -131,12 +151,13 @@ from __future__ import annotations
 
 import email.utils
 import json
+import os
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
 import uuid
-from typing import Any, Callable, Dict, Iterator, Mapping, Optional
+from typing import Any, Callable, Dict, Iterator, Mapping, Optional, Tuple
 
 VERSION = "%s"
 
@@ -222,6 +243,40 @@ def _path(value: Any) -> str:
     return urllib.parse.quote(str(value), safe="")
 
 
+def _multipart(form: Dict[str, Any]) -> Tuple[bytes, str]:
+    """Encode form as multipart/form-data: text fields first, then file parts.
+
+    A file part's value is bytes, a binary file object or a (filename, content)
+    tuple; the server reads the text fields before the file, so they go first.
+    """
+    boundary = "booga-" + uuid.uuid4().hex
+    texts, files = [], []
+    for name, value in form.items():
+        if value is None:
+            continue
+        if isinstance(value, (bytes, bytearray, tuple)) or hasattr(value, "read"):
+            files.append((name, value))
+        else:
+            texts.append((name, value))
+    out = bytearray()
+    for name, value in texts:
+        out += f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n'.encode("utf-8")
+        out += _query_value(value).encode("utf-8") + b"\r\n"
+    for name, value in files:
+        filename = name
+        if isinstance(value, tuple):
+            filename, value = value
+        elif hasattr(value, "read"):
+            filename = os.path.basename(getattr(value, "name", "") or name)
+            value = value.read()
+        quoted = str(filename).replace("\\", "\\\\").replace('"', '\\"')
+        out += (f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"; filename="{quoted}"\r\n'
+                f"Content-Type: application/octet-stream\r\n\r\n").encode("utf-8")
+        out += bytes(value) + b"\r\n"
+    out += f"--{boundary}--\r\n".encode("utf-8")
+    return bytes(out), "multipart/form-data; boundary=" + boundary
+
+
 def _query_value(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -247,6 +302,7 @@ class Client:
         self._sleep = sleep
 
     def _send(self, method: str, path: str, *, query: Optional[Dict[str, Any]] = None, body: Any = None,
+              form: Optional[Dict[str, Any]] = None, data: Optional[bytes] = None,
               headers: Optional[Dict[str, Any]] = None, idempotent: bool = False,
               idempotency_key: Optional[str] = None, authenticate: bool = True) -> Any:
         url = self.base_url + path
@@ -261,10 +317,14 @@ class Client:
                 sent["Authorization"] = "Bearer " + self.api_key
             else:
                 sent["X-API-Key"] = self.api_key
-        data = None
         if body is not None:
             data = json.dumps(body).encode("utf-8")
             sent["Content-Type"] = "application/json"
+        elif form is not None:
+            data, sent["Content-Type"] = _multipart(form)
+        elif data is not None:
+            data = bytes(data)
+            sent["Content-Type"] = "application/octet-stream"
         if idempotent:
             # One key for every attempt, so a retry cannot act twice.
             sent["Idempotency-Key"] = idempotency_key or str(uuid.uuid4())

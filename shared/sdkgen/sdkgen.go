@@ -100,23 +100,26 @@ type model struct {
 }
 
 type operation struct {
-	ID          string
-	Method      string
-	Path        string // OpenAPI template, "/api-management/keys/{id}"
-	Summary     string
-	Tag         string
-	Public      bool
-	PathParams  []*param
-	QueryParams []*param
-	Headers     []*param // header parameters other than Idempotency-Key
-	Body        *openapi3.SchemaRef
-	Success     int
-	Successes   []int               // every documented 2xx status, Success first among them in ascending order
-	Result      *openapi3.SchemaRef // schema of the success body, nil when there is none
-	ResultText  bool                // success body is not JSON
-	Paginated   bool
-	Idempotent  bool
-	Op          *openapi3.Operation
+	ID            string
+	Method        string
+	Path          string // OpenAPI template, "/api-management/keys/{id}"
+	Summary       string
+	Tag           string
+	Public        bool
+	PathParams    []*param
+	QueryParams   []*param
+	Headers       []*param            // header parameters other than Idempotency-Key
+	Body          *openapi3.SchemaRef // JSON request body
+	Form          *openapi3.SchemaRef // multipart/form-data request body; binary properties are file parts
+	Binary        bool                // application/octet-stream request body
+	BinaryExample string              // sample bytes for the raw body, from x-example
+	Success       int
+	Successes     []int               // every documented 2xx status, Success first among them in ascending order
+	Result        *openapi3.SchemaRef // schema of the success body, nil when there is none
+	ResultText    bool                // success body is not JSON
+	Paginated     bool
+	Idempotent    bool
+	Op            *openapi3.Operation
 }
 
 type param struct {
@@ -182,8 +185,18 @@ func newOperation(path, method string, op *openapi3.Operation) (*operation, erro
 		}
 	}
 	if op.RequestBody != nil && op.RequestBody.Value != nil {
-		if mt := op.RequestBody.Value.Content.Get("application/json"); mt != nil {
+		content := op.RequestBody.Value.Content
+		if mt := content.Get("application/json"); mt != nil {
 			o.Body = mt.Schema
+		} else if mt := content.Get("multipart/form-data"); mt != nil {
+			o.Form = mt.Schema
+		} else if mt := content.Get("application/octet-stream"); mt != nil {
+			o.Binary = true
+			if ex, ok := mt.Example.(string); ok {
+				o.BinaryExample = ex
+			}
+		} else {
+			return nil, fmt.Errorf("request body media types %v: use application/json, multipart/form-data or application/octet-stream", sortedContent(content))
 		}
 	}
 	for code := 200; code < 300; code++ {
@@ -255,14 +268,15 @@ func upperCamel(s string) string {
 }
 
 // methodRank orders requests so that a collection run creates before it
-// reads, updates and finally deletes.
+// reads, updates and finally deletes. PUT ranks with POST because it
+// stores content that later POST actions consume, such as upload blocks.
 func methodRank(method string) int {
 	switch method {
-	case http.MethodPost:
+	case http.MethodPost, http.MethodPut:
 		return 0
 	case http.MethodGet:
 		return 1
-	case http.MethodPut, http.MethodPatch:
+	case http.MethodPatch:
 		return 2
 	case http.MethodDelete:
 		return 3
@@ -276,4 +290,39 @@ func schemaName(ref *openapi3.SchemaRef) string {
 		return ""
 	}
 	return strings.TrimPrefix(ref.Ref, "#/components/schemas/")
+}
+
+func sortedContent(c openapi3.Content) []string {
+	out := make([]string, 0, len(c))
+	for k := range c {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// formParts splits a multipart form schema's properties into text fields
+// and file parts (format binary), each sorted by name.
+func formParts(form *openapi3.SchemaRef) (fields, files []string) {
+	if form == nil || form.Value == nil {
+		return nil, nil
+	}
+	for _, name := range sortedKeysOf(form.Value.Properties) {
+		p := form.Value.Properties[name]
+		if p.Value != nil && p.Value.Format == "binary" {
+			files = append(files, name)
+		} else {
+			fields = append(fields, name)
+		}
+	}
+	return fields, files
+}
+
+func sortedKeysOf[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }

@@ -178,9 +178,18 @@ func jsMethod(b *strings.Builder, op *operation, typed bool) {
 		args = append(args, jsIdent(p.Name)+ann("string"))
 		jsdoc = append(jsdoc, fmt.Sprintf("@param {string} %s", jsIdent(p.Name)))
 	}
-	if op.Body != nil {
+	switch {
+	case op.Body != nil:
 		args = append(args, "body"+ann(tsType(op.Body)))
 		jsdoc = append(jsdoc, "@param {object} body")
+	case op.Form != nil:
+		fields, files := formParts(op.Form)
+		args = append(args, "form"+ann("FormFields"))
+		jsdoc = append(jsdoc, fmt.Sprintf("@param {Record<string, string|number|boolean|Blob>} form multipart fields %s; Blob or File parts %s",
+			strings.Join(fields, ", "), strings.Join(files, ", ")))
+	case op.Binary:
+		args = append(args, "data"+ann("BinaryBody"))
+		jsdoc = append(jsdoc, "@param {Blob|ArrayBuffer|Uint8Array} data the raw application/octet-stream body")
 	}
 	queryType := "Record<string, never>"
 	if len(op.QueryParams)+len(op.Headers) > 0 {
@@ -223,8 +232,13 @@ func jsMethod(b *strings.Builder, op *operation, typed bool) {
 	if len(headers) > 0 {
 		call = append(call, "headers: { "+strings.Join(headers, ", ")+" }")
 	}
-	if op.Body != nil {
+	switch {
+	case op.Body != nil:
 		call = append(call, "body")
+	case op.Form != nil:
+		call = append(call, "form")
+	case op.Binary:
+		call = append(call, "binary: data")
 	}
 	if op.Idempotent {
 		call = append(call, "idempotent: true")
@@ -360,10 +374,34 @@ export function retryAfterMs(value: string | null, now: number = Date.now()): nu
   return Number.isNaN(when) ? 1000 : Math.max(0, when - now);
 }
 
+/** A multipart form: text fields, and Blob or File values as file parts. */
+export type FormFields = Record<string, string | number | boolean | Blob | undefined | null>;
+
+/** A raw request body. */
+export type BinaryBody = Blob | ArrayBuffer | Uint8Array;
+
+/**
+ * Builds a multipart body: text fields first, then Blob (or File) values as
+ * file parts, because the server reads the fields before the file.
+ */
+function formData(form: FormFields): FormData {
+  const data = new FormData();
+  const entries = Object.entries(form).filter(([, v]) => v !== undefined && v !== null);
+  for (const [k, v] of entries) {
+    if (!(v instanceof Blob)) data.append(k, String(v));
+  }
+  for (const [k, v] of entries) {
+    if (v instanceof Blob) data.append(k, v, typeof File !== "undefined" && v instanceof File ? v.name : k);
+  }
+  return data;
+}
+
 interface CallSpec {
   query?: Record<string, string | number | boolean | undefined | null>;
   headers?: Record<string, string | number | boolean | undefined | null>;
   body?: unknown;
+  form?: FormFields;
+  binary?: BinaryBody;
   idempotent?: boolean;
   authenticate?: boolean;
 }
@@ -403,10 +441,16 @@ export class BoogaClient {
       if (this.authScheme === "bearer") headers["Authorization"] = "Bearer " + this.apiKey;
       else headers["X-API-Key"] = this.apiKey;
     }
-    let body: string | undefined;
+    let body: BodyInit | undefined;
     if (spec.body !== undefined) {
       body = JSON.stringify(spec.body);
       headers["Content-Type"] = "application/json";
+    } else if (spec.form !== undefined) {
+      // fetch sets multipart/form-data with its boundary.
+      body = formData(spec.form);
+    } else if (spec.binary !== undefined) {
+      body = spec.binary as BodyInit;
+      headers["Content-Type"] = "application/octet-stream";
     }
     if (spec.idempotent) {
       // One key for every attempt, so a retry cannot act twice.
