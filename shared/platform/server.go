@@ -113,7 +113,7 @@ func (s *Server) begin(w http.ResponseWriter, r *http.Request) (context.Context,
 	if !requestIDPattern.MatchString(id) {
 		id = ids.New(ids.Request)
 	}
-	w.Header().Set("X-Request-ID", id)
+	w.Header()[headerRequestID] = []string{id}
 	ctx := request.New(r.Context())
 	request.SetID(ctx, id)
 	return ctx, id
