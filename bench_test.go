@@ -4,6 +4,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"testing"
+
+	"github.com/booga-enterprise/functions/shared/events"
+	"github.com/booga-enterprise/functions/shared/openapi"
 )
 
 // BenchmarkPipeline_CurrentKey measures the server side of an authenticated,
@@ -28,4 +31,16 @@ func BenchmarkPipeline_CurrentKey(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkOpenAPI_Combined measures building the combined OpenAPI document
+// of every registered route, with the webhook events, as YAML.
+func BenchmarkOpenAPI_Combined(b *testing.B) {
+	reg := routesOnly(b)
+	opts := openapi.Options{Events: events.OpenAPITypes()}
+	for b.Loop() {
+		if _, err := openapi.Build(reg, opts, openapi.FormatYAML); err != nil {
+			b.Fatal(err)
+		}
+	}
 }

@@ -16,7 +16,7 @@ import (
 	"github.com/booga-enterprise/functions/shared/registry"
 )
 
-func routesOnly(t *testing.T) *registry.Registry {
+func routesOnly(t testing.TB) *registry.Registry {
 	t.Helper()
 	a := &app{cfg: config.Config{}, registry: registry.New()}
 	a.registerRoutes(time.Now)
