@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -19,6 +20,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/booga-enterprise/functions/infra/postgres"
+	"github.com/booga-enterprise/functions/shared/events"
 	"github.com/booga-enterprise/functions/shared/openapi"
 	"github.com/booga-enterprise/functions/shared/openapi/openapitest"
 	"github.com/booga-enterprise/functions/shared/registry"
@@ -636,9 +638,16 @@ func TestLiveSDK_Postman(t *testing.T) {
 
 	var mu sync.Mutex
 	var received []string
+	var bodies [][]byte
 	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
 		mu.Lock()
 		received = append(received, r.Header.Get("webhook-id"))
+		bodies = append(bodies, body)
 		mu.Unlock()
 		w.WriteHeader(http.StatusNoContent)
 	}))
@@ -663,12 +672,28 @@ func TestLiveSDK_Postman(t *testing.T) {
 	mu.Lock()
 	require.Len(t, received, 2, "the receiver gets the test event and its redelivery")
 	require.Equal(t, received[0], received[1], "a redelivery keeps the webhook-id")
+	requireMatchesEventSchema(t, s.p, "WebhookTestEvent", bodies[0])
 	mu.Unlock()
 	for _, line := range strings.Split(string(out), "\n") {
 		if strings.Contains(line, "requests") || strings.Contains(line, "assertions") {
 			t.Log(strings.TrimSpace(line))
 		}
 	}
+}
+
+// requireMatchesEventSchema checks a delivered body against the envelope
+// schema the OpenAPI document lists under x-webhooks, with every object
+// closed, so a field the schema lacks fails too.
+func requireMatchesEventSchema(t *testing.T, p *testPlatform, schema string, body []byte) {
+	t.Helper()
+	doc, err := openapi.Generate(p.app.registry, openapi.Options{Events: events.OpenAPITypes()})
+	require.NoError(t, err)
+	closeObjectSchemas(doc)
+	ref, ok := doc.Components.Schemas[schema]
+	require.True(t, ok, "component schema %s missing", schema)
+	var value any
+	require.NoError(t, json.Unmarshal(body, &value))
+	require.NoError(t, ref.Value.VisitJSON(value), "delivered body: %s", body)
 }
 
 // waitQueuesEmpty waits until the local queues hold no message that is
