@@ -310,10 +310,10 @@ func pmOperation(step pmStep, vars map[string]string) (pmItem, error) {
 		Event: []pmEvent{script("test", tests...)}, Request: req}, nil
 }
 
-// pmCaptureTests stores the captured fields of a success body. A list that
-// captures from its first item is sent again, up to pmPolls times a second
-// apart, while it is empty, because its items (webhook deliveries) are made
-// in the background after an earlier request.
+// pmCaptureTests returns the test lines that store the captured fields of
+// a success body. While a list that captures from its first item is empty,
+// it is sent again, up to pmPolls times one second apart, because its items
+// (webhook deliveries) are made in the background after an earlier request.
 func pmCaptureTests(captures []pmCapture) []string {
 	var lines []string
 	for _, c := range captures {
@@ -337,8 +337,8 @@ func pmCaptureTests(captures []pmCapture) []string {
 	return lines
 }
 
-// pmPolls is the most times a list that captures from its first item is
-// sent again while it is empty.
+// pmPolls is the maximum number of times a list that captures from its
+// first item is sent again while it is empty.
 const pmPolls = 10
 
 // pmFormBody builds a multipart body from the form schema's examples: the

@@ -23,7 +23,7 @@ type pmStep struct {
 }
 
 // pmPlan orders the operations and decides what each one captures:
-//   - A create (POST answering 201 whose path is followed by an item path
+//   - A create (POST returning 201 whose path is followed by an item path
 //     "<path>/{param}") stores the new resource's id in the variable that
 //     item path uses, and any field named like a path parameter other than
 //     an id ("token") in that parameter's variable.
