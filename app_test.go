@@ -599,3 +599,16 @@ func TestInvocation_HostProbe(t *testing.T) {
 	res = p.do("POST", "/no-such-function", "", `{"Data":{},"Metadata":{}}`)
 	require.Equal(t, http.StatusNotFound, res.Status)
 }
+
+func TestHead_AnswersLikeGet(t *testing.T) {
+	t.Parallel()
+	p := newTestPlatform(t, nil)
+	tenant := p.tenant("Acme")
+	get := p.do("GET", "/api/api-management/keys/current", tenant.APIKey, nil)
+	head := p.do("HEAD", "/api/api-management/keys/current", tenant.APIKey, nil)
+	require.Equal(t, http.StatusOK, head.Status)
+	require.Empty(t, head.Body)
+	require.Equal(t, get.Header.Get("Content-Type"), head.Header.Get("Content-Type"))
+	require.NotEmpty(t, head.Header.Get("X-RateLimit-Remaining-Minute"))
+	require.Equal(t, http.StatusMethodNotAllowed, p.do("HEAD", "/api/api-management/keys/"+tenant.KeyID+"/rotate", tenant.APIKey, nil).Status)
+}

@@ -358,6 +358,13 @@ func organizationCalls(t *testing.T, do func(contractCall) []byte, admin string)
 	} {
 		do(c)
 	}
+
+	// A recursive delete answers 202 with a deletion to poll.
+	parent := id(do(contractCall{method: "POST", path: org + "/units", key: admin, body: `{"name":"Legacy"}`, want: 201}))
+	do(contractCall{method: "POST", path: org + "/units", key: admin, body: `{"name":"Archive","parent_id":"` + parent + `"}`, want: 201})
+	deletion := id(do(contractCall{method: "DELETE", path: org + "/units/" + parent + "?recursive=true", key: admin, want: 202}))
+	do(contractCall{method: "GET", path: org + "/unit-deletions/" + deletion, key: admin, want: 200})
+	do(contractCall{method: "GET", path: org + "/unit-deletions/oud_01m91aj79d3xnnj8x3cxvch8x3", key: admin, want: 404})
 }
 
 // readerWithoutEndpoints issues a key that may read keys but lacks

@@ -114,6 +114,14 @@ func TestFiles_RangeAndConditionalRequests(t *testing.T) {
 	full := p.do("GET", path, acme.APIKey, nil)
 	etag, lastModified := full.Header.Get("ETag"), full.Header.Get("Last-Modified")
 
+	t.Run("Head", func(t *testing.T) {
+		r := p.do("HEAD", path, acme.APIKey, nil)
+		require.Equal(t, http.StatusOK, r.Status)
+		require.Empty(t, r.Body)
+		require.Equal(t, "36", r.Header.Get("Content-Length"))
+		require.Equal(t, etag, r.Header.Get("ETag"))
+		require.Equal(t, "bytes", r.Header.Get("Accept-Ranges"))
+	})
 	t.Run("SingleRange", func(t *testing.T) {
 		r := p.do("GET", path, acme.APIKey, nil, "Range", "bytes=10-15")
 		require.Equal(t, http.StatusPartialContent, r.Status)

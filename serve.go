@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/booga-enterprise/functions/functions"
+	"github.com/booga-enterprise/functions/functions/organizations"
 	"github.com/booga-enterprise/functions/infra/postgres"
 	"github.com/booga-enterprise/functions/shared/cleanup"
 	"github.com/booga-enterprise/functions/shared/config"
@@ -99,6 +100,7 @@ func (a *app) invocationHandler() http.Handler {
 	funcs["cleanup"] = func(ctx context.Context, _ customhandler.Invocation) (any, error) {
 		return cleanup.Run(ctx, a.pool, a.now())
 	}
+	funcs["org-unit-deletion"] = (&organizations.UnitDeletionJob{Pool: a.pool, Logger: a.logger, Now: a.now}).Function()
 	maps.Copy(funcs, a.integrations.Functions())
 	return customhandler.NewHandler(funcs, a.logger)
 }

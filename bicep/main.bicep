@@ -89,6 +89,7 @@ var serviceBusQueues = [
   'report-runs'
   'integration-syncs'
   'file-processing'
+  'org-unit-deletions'
 ]
 var serviceBusTopics = {
   events: [

@@ -84,12 +84,14 @@ func lockTenant(ctx context.Context, tx pgx.Tx, tenantID string) error {
 	return nil
 }
 
-// activeOwners counts the active users holding the owner role anywhere.
+// activeOwners counts the active users holding the owner role in a unit
+// that is not being deleted.
 func activeOwners(ctx context.Context, tx pgx.Tx, tenantID string) (int, error) {
 	var n int
 	err := tx.QueryRow(ctx, `
 		SELECT count(DISTINCT m.user_id) FROM memberships m JOIN users u ON u.id = m.user_id
-		WHERE m.tenant_id = $1 AND m.role_id = 'owner' AND u.status = 'active'`, tenantID).Scan(&n)
+		JOIN org_units o ON o.id = m.unit_id
+		WHERE m.tenant_id = $1 AND m.role_id = 'owner' AND u.status = 'active' AND o.deleting_at IS NULL`, tenantID).Scan(&n)
 	if err != nil {
 		return 0, fmt.Errorf("count owners: %w", err)
 	}
@@ -123,7 +125,8 @@ func isOwner(ctx context.Context, tx pgx.Tx, caller *request.Principal) (bool, e
 		return false, nil
 	}
 	var ok bool
-	err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM memberships WHERE tenant_id = $1 AND user_id = $2 AND role_id = 'owner')`,
+	err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM memberships m JOIN org_units o ON o.id = m.unit_id
+		WHERE m.tenant_id = $1 AND m.user_id = $2 AND m.role_id = 'owner' AND o.deleting_at IS NULL)`,
 		caller.TenantID, caller.ID).Scan(&ok)
 	if err != nil {
 		return false, fmt.Errorf("check owner role: %w", err)

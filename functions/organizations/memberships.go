@@ -190,6 +190,9 @@ func (h *Handlers) deleteMembership(w http.ResponseWriter, r *http.Request) erro
 		return err
 	}
 	unitID, userID := mux.Vars(r)["id"], mux.Vars(r)["user_id"]
+	if _, err := getUnit(ctx, tx, caller.TenantID, unitID, false); err != nil {
+		return err
+	}
 	previous, err := currentRole(ctx, tx, caller.TenantID, userID, unitID)
 	if err != nil {
 		return err
@@ -244,7 +247,7 @@ func (h *Handlers) listUnitMembers(w http.ResponseWriter, r *http.Request) error
 		pattern = likePrefix(unit.path)
 	}
 	rows, err := tx.Query(ctx, membershipSelect+`
-		WHERE m.tenant_id = $1 AND o.path LIKE $2 AND ($3 = '' OR m.user_id || ':' || m.unit_id > $3)
+		WHERE m.tenant_id = $1 AND o.path LIKE $2 AND o.deleting_at IS NULL AND ($3 = '' OR m.user_id || ':' || m.unit_id > $3)
 		ORDER BY m.user_id, m.unit_id LIMIT $4`, caller.TenantID, pattern, page.After, page.Limit+1)
 	if err != nil {
 		return problem.Wrap(err, "list members")
@@ -273,7 +276,7 @@ func (h *Handlers) listUserMemberships(w http.ResponseWriter, r *http.Request) e
 		return err
 	}
 	rows, err := tx.Query(ctx, membershipSelect+`
-		WHERE m.tenant_id = $1 AND m.user_id = $2 AND ($3 = '' OR m.unit_id > $3)
+		WHERE m.tenant_id = $1 AND m.user_id = $2 AND o.deleting_at IS NULL AND ($3 = '' OR m.unit_id > $3)
 		ORDER BY m.unit_id LIMIT $4`, caller.TenantID, user.ID, page.After, page.Limit+1)
 	if err != nil {
 		return problem.Wrap(err, "list memberships")

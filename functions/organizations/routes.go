@@ -187,16 +187,31 @@ func (h *Handlers) registerUnits(reg *registry.Registry) {
 		Plugin: Plugin, Method: http.MethodDelete, Path: "/organizations/units/{id}", OperationID: "deleteUnit",
 		Capability: CapOrgManage,
 		Summary:    "Delete an organisational unit",
-		Description: "Deletes an empty unit. With recursive=true it deletes the unit, its subtree and their memberships " +
-			"in one transaction, unless that removes the last active owner.",
+		Description: "Deletes an empty unit at once. With recursive=true it marks the unit and its subtree as being deleted " +
+			"and queues a job that removes their memberships (a membership.changed event each) and then the units. " +
+			"From the moment of the request the marked units are not found, cannot take new members or sub-units, " +
+			"and their memberships grant nothing. The delete is rejected when the subtree holds the last active owner's memberships. " +
+			"Poll the returned deletion at /organizations/unit-deletions/{id}.",
 		Params: []registry.Param{unitID,
-			{Name: "recursive", In: "query", Type: "boolean", Description: "Delete the subtree and its memberships too."}},
+			{Name: "recursive", In: "query", Type: "boolean", Description: "Delete the subtree and its memberships too, as a background job."}},
 		Responses: map[int]registry.Response{
 			http.StatusNoContent: {Description: "The empty unit is deleted."},
-			http.StatusOK:        {Description: "The subtree is deleted.", Body: DeleteUnitResult{}},
+			http.StatusAccepted:  {Description: "The subtree is marked deleting and its deletion is queued.", Body: UnitDeletion{}},
 		},
 		Errors:  []int{http.StatusConflict},
 		Handler: h.deleteUnit,
+	})
+	reg.Add(registry.Route{
+		Plugin: Plugin, Method: http.MethodGet, Path: "/organizations/unit-deletions/{id}", OperationID: "getUnitDeletion",
+		Capability: CapOrgRead,
+		Summary:    "Get a recursive unit deletion",
+		Description: "Returns the status and progress of a recursive unit delete: queued, running, completed, or failed " +
+			"when every delivery of its job failed (the subtree then stays hidden until the job is run again). " +
+			"A deletion of another tenant is reported as not found.",
+		Params: []registry.Param{{Name: "id", In: "path", Required: true, Type: "string",
+			Description: "The deletion's id, from the response of the recursive delete.", Example: "oud_01jd8x3k6m4v0q9s7t2w5y8z1a"}},
+		Responses: map[int]registry.Response{http.StatusOK: {Description: "The deletion.", Body: UnitDeletion{}}},
+		Handler:   h.getDeletion,
 	})
 	reg.Add(registry.Route{
 		Plugin: Plugin, Method: http.MethodGet, Path: "/organizations/units/{id}/subtree", OperationID: "listUnitSubtree",

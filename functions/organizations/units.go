@@ -24,9 +24,6 @@ const UnitIDPrefix = "ou"
 // MaxUnitDepth bounds the tree so that paths stay short.
 const MaxUnitDepth = 32
 
-// MaxRecursiveDelete is the largest subtree one recursive delete removes.
-const MaxRecursiveDelete = 10_000
-
 // Unit is an organisational unit. Units form a tree per tenant.
 type Unit struct {
 	ID       string  `json:"id" example:"ou_01jd8x3k6m4v0q9s7t2w5y8z1a"`
@@ -60,12 +57,6 @@ type UpdateUnitFields struct {
 	ParentID *string `json:"parent_id,omitempty"`
 }
 
-// DeleteUnitResult is the response of a recursive delete.
-type DeleteUnitResult struct {
-	DeletedUnits       int `json:"deleted_units"`
-	DeletedMemberships int `json:"deleted_memberships"`
-}
-
 const unitColumns = `id, name, parent_id, path, depth, created_at, updated_at`
 
 func scanUnit(row pgx.Row) (Unit, error) {
@@ -82,11 +73,13 @@ func collectUnits(rows pgx.Rows) ([]Unit, error) {
 	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (Unit, error) { return scanUnit(row) })
 }
 
+// getUnit returns a unit that is not being deleted; a unit being deleted is
+// not found, like one of another tenant.
 func getUnit(ctx context.Context, tx pgx.Tx, tenantID, id string, lock bool) (Unit, error) {
 	if !ids.Valid(UnitIDPrefix, id) {
 		return Unit{}, problem.NotFound("organisational unit", id)
 	}
-	sql := `SELECT ` + unitColumns + ` FROM org_units WHERE tenant_id = $1 AND id = $2`
+	sql := `SELECT ` + unitColumns + ` FROM org_units WHERE tenant_id = $1 AND id = $2 AND deleting_at IS NULL`
 	if lock {
 		sql += ` FOR UPDATE`
 	}
@@ -135,6 +128,11 @@ func (h *Handlers) createUnit(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	ctx := r.Context()
+	// The tenant lock orders this insert with recursive deletes, so no unit
+	// is created under a subtree while it is being marked deleting.
+	if err := lockTenant(ctx, tx, caller.TenantID); err != nil {
+		return err
+	}
 
 	id := ids.New(UnitIDPrefix)
 	path, depth := "/"+id+"/", 0
@@ -196,7 +194,7 @@ func (h *Handlers) listUnits(w http.ResponseWriter, r *http.Request) error {
 	}
 	rows, err := tx.Query(r.Context(), `
 		SELECT `+unitColumns+` FROM org_units
-		WHERE tenant_id = $1 AND ($2 = '' OR parent_id = $2) AND (NOT $3 OR parent_id IS NULL)
+		WHERE tenant_id = $1 AND deleting_at IS NULL AND ($2 = '' OR parent_id = $2) AND (NOT $3 OR parent_id IS NULL)
 		  AND ($4 = '' OR id > $4)
 		ORDER BY id LIMIT $5`, caller.TenantID, parent, roots, page.After, page.Limit+1)
 	if err != nil {
@@ -228,7 +226,7 @@ func (h *Handlers) listSubtree(w http.ResponseWriter, r *http.Request) error {
 	}
 	rows, err := tx.Query(ctx, `
 		SELECT `+unitColumns+` FROM org_units
-		WHERE tenant_id = $1 AND path LIKE $2 AND ($3 = '' OR path > $3)
+		WHERE tenant_id = $1 AND path LIKE $2 AND deleting_at IS NULL AND ($3 = '' OR path > $3)
 		ORDER BY path LIMIT $4`, caller.TenantID, likePrefix(root.path), page.After, page.Limit+1)
 	if err != nil {
 		return problem.Wrap(err, "list subtree")
@@ -358,8 +356,9 @@ func (h *Handlers) move(ctx context.Context, tx pgx.Tx, tenantID string, u Unit,
 		map[string]any{"from_parent_id": u.ParentID, "to_parent_id": newParent})
 }
 
-// deleteUnit deletes an empty unit, or with recursive=true the unit, its
-// subtree and their memberships in one transaction.
+// deleteUnit deletes an empty unit at once (204). With recursive=true it
+// marks the subtree as being deleted and queues the job that removes it
+// (202 with the deletion to poll).
 func (h *Handlers) deleteUnit(w http.ResponseWriter, r *http.Request) error {
 	recursive := r.URL.Query().Get("recursive") == "true"
 	caller, tx, err := begin(r)
@@ -374,47 +373,40 @@ func (h *Handlers) deleteUnit(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-
-	var units, members int
-	err = tx.QueryRow(ctx, `
-		SELECT (SELECT count(*) FROM org_units WHERE tenant_id = $1 AND path LIKE $2),
-		       (SELECT count(*) FROM memberships m JOIN org_units o ON o.id = m.unit_id WHERE o.tenant_id = $1 AND o.path LIKE $2)`,
-		caller.TenantID, likePrefix(u.path)).Scan(&units, &members)
-	if err != nil {
-		return problem.Wrap(err, "measure subtree")
-	}
-	if !recursive && (units > 1 || members > 0) {
-		return problem.New(problem.CodeConflict,
-			"Unit %q has %d sub-units and %d memberships. Remove them first, or delete with ?recursive=true.", u.ID, units-1, members)
-	}
-	// NOTE: the recursive delete runs inside the request, bounded by
-	// MaxRecursiveDelete, instead of as a queued job; larger subtrees must be
-	// deleted in parts.
-	if units > MaxRecursiveDelete {
-		return problem.New(problem.CodeConflict, "Unit %q has %d units in its subtree; one delete removes at most %d. Delete sub-units first.", u.ID, units, MaxRecursiveDelete)
-	}
-
-	err = keepOwner(ctx, tx, caller.TenantID, func() error {
-		if _, err := tx.Exec(ctx, `
-			DELETE FROM memberships m USING org_units o
-			WHERE o.id = m.unit_id AND o.tenant_id = $1 AND o.path LIKE $2`, caller.TenantID, likePrefix(u.path)); err != nil {
-			return problem.Wrap(err, "delete memberships of subtree")
-		}
-		if _, err := tx.Exec(ctx, `DELETE FROM org_units WHERE tenant_id = $1 AND path LIKE $2`, caller.TenantID, likePrefix(u.path)); err != nil {
-			return problem.Wrap(err, "delete subtree")
-		}
-		return nil
-	})
+	size, err := measureSubtree(ctx, tx, caller.TenantID, u)
 	if err != nil {
 		return err
+	}
+
+	if recursive {
+		d, err := h.startDeletion(ctx, tx, caller, u, size)
+		if err != nil {
+			return err
+		}
+		if err := audit.Record(ctx, tx, caller.TenantID, "org_unit.deleted", "org_unit", u.ID,
+			map[string]any{"name": u.Name, "recursive": true, "deletion_id": d.ID,
+				"units": d.TotalUnits, "memberships": d.TotalMemberships}); err != nil {
+			return err
+		}
+		w.Header().Set("Location", "/api/organizations/unit-deletions/"+d.ID)
+		httpx.WriteJSON(w, http.StatusAccepted, d)
+		return nil
+	}
+
+	if size.units > 1 || size.memberships > 0 {
+		return problem.New(problem.CodeConflict,
+			"Unit %q has %d sub-units and %d memberships. Remove them first, or delete with ?recursive=true.", u.ID, size.units-1, size.memberships)
+	}
+	if size.deletingUnits > 0 {
+		return problem.New(problem.CodeConflict,
+			"Unit %q still has %d sub-units that a running deletion is removing. Wait for it to complete, or delete with ?recursive=true.", u.ID, size.deletingUnits)
+	}
+	if _, err := tx.Exec(ctx, `DELETE FROM org_units WHERE tenant_id = $1 AND id = $2`, caller.TenantID, u.ID); err != nil {
+		return problem.Wrap(err, "delete organisational unit")
 	}
 	if err := audit.Record(ctx, tx, caller.TenantID, "org_unit.deleted", "org_unit", u.ID,
-		map[string]any{"name": u.Name, "recursive": recursive, "deleted_units": units, "deleted_memberships": members}); err != nil {
+		map[string]any{"name": u.Name, "recursive": false}); err != nil {
 		return err
-	}
-	if recursive {
-		httpx.WriteJSON(w, http.StatusOK, DeleteUnitResult{DeletedUnits: units, DeletedMemberships: members})
-		return nil
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil

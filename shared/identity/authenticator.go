@@ -137,6 +137,7 @@ func loadUser(ctx context.Context, tx pgx.Tx, tenantID, subject string) (signedI
 		       coalesce(array_agg(array_to_string(r.capabilities, ' ')) FILTER (WHERE r.id IS NOT NULL), '{}')
 		FROM users u
 		LEFT JOIN memberships m ON m.user_id = u.id
+			AND NOT EXISTS (SELECT 1 FROM org_units o WHERE o.id = m.unit_id AND o.deleting_at IS NOT NULL)
 		LEFT JOIN roles r ON r.id = m.role_id
 		WHERE u.tenant_id = $1 AND u.external_id = $2
 		GROUP BY u.id`, tenantID, subject).Scan(&u.id, &u.status, &u.tokensValidAfter, &u.roles, &custom)

@@ -113,6 +113,7 @@ func (s *Server) run(w http.ResponseWriter, r *http.Request, c *call) (int, int6
 	}
 
 	buf := newBufferedWriter()
+	defer buf.release()
 	err := c.route.Handler(buf, r)
 	if err == nil && scope != nil {
 		err = s.completeIdempotency(ctx, c, *scope, buf)
@@ -291,7 +292,7 @@ func (s *Server) rollback(ctx context.Context, c *call) {
 
 func (s *Server) setResponseTime(h http.Header, c *call) {
 	ms := float64(s.Now().Sub(c.start).Microseconds()) / 1000
-	h.Set("X-Response-Time", strconv.FormatFloat(ms, 'f', 3, 64))
+	h[headerResponseTime] = []string{strconv.FormatFloat(ms, 'f', 3, 64)}
 }
 
 func (s *Server) writeProblem(w http.ResponseWriter, r *http.Request, c *call, err error) (int, int64) {

@@ -59,7 +59,13 @@ func (s *Server) Router() *mux.Router {
 	}
 	r := mux.NewRouter()
 	for _, route := range s.Registry.Routes() {
-		r.Handle("/api"+route.Path, s.serve(route)).Methods(route.Method)
+		methods := []string{route.Method}
+		if route.Method == http.MethodGet {
+			// HEAD is GET without the body (RFC 9110); net/http drops the
+			// body of a HEAD response and keeps its headers.
+			methods = append(methods, http.MethodHead)
+		}
+		r.Handle("/api"+route.Path, s.serve(route)).Methods(methods...)
 	}
 	r.NotFoundHandler = s.fallback(func(w http.ResponseWriter, req *http.Request) error {
 		return problem.New(problem.CodeNotFound, "No endpoint matches %s %s. The endpoint list is at GET /api/api-management/endpoints.", req.Method, req.URL.Path)
@@ -107,7 +113,7 @@ func (s *Server) begin(w http.ResponseWriter, r *http.Request) (context.Context,
 	if !requestIDPattern.MatchString(id) {
 		id = ids.New(ids.Request)
 	}
-	w.Header().Set("X-Request-ID", id)
+	w.Header()[headerRequestID] = []string{id}
 	ctx := request.New(r.Context())
 	request.SetID(ctx, id)
 	return ctx, id

@@ -3,6 +3,7 @@ package platform
 import (
 	"bytes"
 	"net/http"
+	"sync"
 )
 
 // bufferedWriter holds a handler's response until the request's transaction
@@ -11,10 +12,35 @@ import (
 type bufferedWriter struct {
 	header http.Header
 	status int
-	body   bytes.Buffer
+	body   *bytes.Buffer
 }
 
-func newBufferedWriter() *bufferedWriter { return &bufferedWriter{header: http.Header{}} }
+// Canonical header names the pipeline sets on every response, assigned
+// directly to skip canonicalising them per request.
+var (
+	headerRequestID    = http.CanonicalHeaderKey("X-Request-ID")
+	headerResponseTime = http.CanonicalHeaderKey("X-Response-Time")
+)
+
+// maxPooledBody is the largest body buffer kept for reuse; a larger one is
+// left to the garbage collector so one big response does not pin memory.
+const maxPooledBody = 64 << 10
+
+var bodyPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+func newBufferedWriter() *bufferedWriter {
+	b := bodyPool.Get().(*bytes.Buffer)
+	b.Reset()
+	return &bufferedWriter{header: http.Header{}, body: b}
+}
+
+// release returns the body buffer to the pool once the response is sent.
+func (b *bufferedWriter) release() {
+	if b.body.Cap() <= maxPooledBody {
+		bodyPool.Put(b.body)
+	}
+	b.body = nil
+}
 
 func (b *bufferedWriter) Header() http.Header { return b.header }
 

@@ -23,14 +23,16 @@ type Permissions struct {
 }
 
 // UserPermissions computes a user's effective permissions from their
-// memberships. A user without memberships has none.
+// memberships. A user without memberships has none, and a membership in a
+// unit being deleted grants nothing.
 func UserPermissions(ctx context.Context, q postgres.Querier, tenantID, userID string) (Permissions, error) {
 	var roles, custom []string
 	err := q.QueryRow(ctx, `
 		SELECT coalesce(array_agg(DISTINCT m.role_id), '{}'),
 		       coalesce(array_agg(array_to_string(r.capabilities, ' ')) FILTER (WHERE r.id IS NOT NULL), '{}')
 		FROM memberships m LEFT JOIN roles r ON r.id = m.role_id
-		WHERE m.tenant_id = $1 AND m.user_id = $2`, tenantID, userID).Scan(&roles, &custom)
+		WHERE m.tenant_id = $1 AND m.user_id = $2
+		  AND NOT EXISTS (SELECT 1 FROM org_units o WHERE o.id = m.unit_id AND o.deleting_at IS NOT NULL)`, tenantID, userID).Scan(&roles, &custom)
 	if err != nil {
 		return Permissions{}, fmt.Errorf("load memberships of %s: %w", userID, err)
 	}

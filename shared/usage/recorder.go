@@ -58,11 +58,14 @@ type Recorder struct {
 	log      *slog.Logger
 	now      func() time.Time
 
-	mu     sync.RWMutex // guards closed against a concurrent send to buffer
-	closed bool
-	buffer chan Record
-	stop   chan struct{}
-	done   chan struct{}
+	// mu guards pending and closed. Record appends under it and the loop
+	// swaps pending out, so a request never wakes the loop for one record.
+	mu      sync.Mutex
+	closed  bool
+	pending []Record
+	full    chan struct{} // signalled when pending reaches a batch
+	stop    chan struct{}
+	done    chan struct{}
 
 	dropped     atomic.Int64
 	dropWarn    warnLimiter
@@ -90,6 +93,7 @@ func newRecorder(rdb redis.UniversalClient, pool *pgxpool.Pool, opts RecorderOpt
 		maxLen:   opts.StreamMaxLen,
 		log:      opts.Logger,
 		now:      opts.Clock,
+		full:     make(chan struct{}, 1),
 		stop:     make(chan struct{}),
 		done:     make(chan struct{}),
 	}
@@ -115,7 +119,6 @@ func newRecorder(rdb redis.UniversalClient, pool *pgxpool.Pool, opts RecorderOpt
 		r.now = time.Now
 	}
 	r.bufferLimit = opts.BufferSize
-	r.buffer = make(chan Record, opts.BufferSize)
 	return r
 }
 
@@ -130,19 +133,32 @@ func (r *Recorder) Record(rec Record) {
 	if rec.OccurredAt.IsZero() {
 		rec.OccurredAt = r.now()
 	}
-	r.mu.RLock()
-	accepted := false
-	if !r.closed {
+	r.mu.Lock()
+	accepted := !r.closed && len(r.pending) < r.bufferLimit
+	if accepted {
+		r.pending = append(r.pending, rec)
+	}
+	signal := accepted && len(r.pending) == r.batch
+	r.mu.Unlock()
+	if !accepted {
+		r.noteDropped(1, "usage buffer full or recorder closed; record dropped")
+		return
+	}
+	if signal {
 		select {
-		case r.buffer <- rec:
-			accepted = true
+		case r.full <- struct{}{}:
 		default:
 		}
 	}
-	r.mu.RUnlock()
-	if !accepted {
-		r.noteDropped(1, "usage buffer full or recorder closed; record dropped")
-	}
+}
+
+// take removes and returns every pending record.
+func (r *Recorder) take() []Record {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := r.pending
+	r.pending = nil
+	return out
 }
 
 // Dropped returns how many records were dropped since the recorder started.
@@ -174,33 +190,32 @@ func (r *Recorder) run() {
 	ticker := time.NewTicker(r.interval)
 	defer ticker.Stop()
 
-	batch := make([]Record, 0, r.batch)
 	for {
 		select {
-		case rec := <-r.buffer:
-			batch = append(batch, rec)
-			if len(batch) >= r.batch {
-				r.flush(batch)
-				batch = batch[:0]
-			}
+		case <-r.full:
+			r.flushInBatches(r.take())
 		case <-ticker.C:
-			if len(batch) > 0 || len(r.unsaved) > 0 {
-				r.flush(batch)
-				batch = batch[:0]
+			if recs := r.take(); len(recs) > 0 || len(r.unsaved) > 0 {
+				r.flushInBatches(recs)
 			}
 		case <-r.stop:
-			// Close has set closed under the lock, so no send can follow and
-			// the buffer holds every record left.
-			for len(r.buffer) > 0 {
-				batch = append(batch, <-r.buffer)
-				if len(batch) >= r.batch {
-					r.flush(batch)
-					batch = batch[:0]
-				}
+			// Close has set closed under the lock, so no record can follow
+			// and pending holds every record left.
+			r.flushInBatches(r.take())
+			if len(r.unsaved) > 0 {
+				r.flush(nil)
 			}
-			r.flush(batch)
 			return
 		}
+	}
+}
+
+// flushInBatches flushes recs at most BatchSize at a time.
+func (r *Recorder) flushInBatches(recs []Record) {
+	for len(recs) > 0 {
+		n := min(len(recs), r.batch)
+		r.flush(recs[:n])
+		recs = recs[n:]
 	}
 }
 
