@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -19,6 +20,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/booga-enterprise/functions/infra/postgres"
+	"github.com/booga-enterprise/functions/shared/events"
 	"github.com/booga-enterprise/functions/shared/openapi"
 	"github.com/booga-enterprise/functions/shared/openapi/openapitest"
 	"github.com/booga-enterprise/functions/shared/registry"
@@ -459,6 +461,9 @@ type sdkServer struct {
 	limited  string
 	mu       sync.Mutex
 	attempts map[string][]sdkAttempt
+	// settle, when set, runs after each request and before its response
+	// is sent.
+	settle func()
 }
 
 func newSDKServer(t *testing.T, env map[string]string) *sdkServer {
@@ -480,6 +485,12 @@ func newSDKServer(t *testing.T, env map[string]string) *sdkServer {
 		token := r.Header.Get(throttleHeader)
 		if token == "" {
 			api.ServeHTTP(w, r)
+			s.mu.Lock()
+			settle := s.settle
+			s.mu.Unlock()
+			if settle != nil {
+				settle()
+			}
 			return
 		}
 		api.ServeHTTP(&attemptRecorder{ResponseWriter: w, record: func(status int, h http.Header) {
@@ -622,15 +633,42 @@ func TestLiveSDK_Curl(t *testing.T) {
 
 // TestLiveSDK_Postman runs the generated collection under newman: it walks
 // every operation with its own assertions and ends with problem checks.
+// Webhook endpoints point at a loopback receiver, and the background
+// functions (event fan-out, webhook delivery, file processing) run in a
+// local runtime. Each response waits until their queues are empty, so the
+// deliveries and extracted text a request causes exist before the next one.
 func TestLiveSDK_Postman(t *testing.T) {
 	t.Parallel()
+	requireAzurite(t)
 	newman := openapitest.NPMTool(t, "newman", "newman")
-	s := newSDKServer(t, map[string]string{"API_DOCS_FILE": buildLiveDocs(t, routesOnly(t))})
+	s := newSDKServer(t, map[string]string{"API_DOCS_FILE": buildLiveDocs(t, routesOnly(t)), "WEBHOOKS_ALLOW_LOOPBACK": "true"})
+
+	var mu sync.Mutex
+	var received []string
+	var bodies [][]byte
+	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		mu.Lock()
+		received = append(received, r.Header.Get("webhook-id"))
+		bodies = append(bodies, body)
+		mu.Unlock()
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	t.Cleanup(receiver.Close)
+	queues := runLocalFunctions(t, s.p, "event-fanout", "webhook-delivery", "file-processing")
+	s.mu.Lock()
+	s.settle = func() { waitQueuesEmpty(t, s.p, queues) }
+	s.mu.Unlock()
+
 	sdk := liveSDK(t, s, sdkgen.Postman)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, newman, "run", sdk, "--env-var", "baseUrl="+s.baseURL, "--env-var", "apiKey="+s.admin,
-		"--disable-unicode", "--color", "off")
+		"--env-var", "callbackUrl="+receiver.URL+"/hook", "--disable-unicode", "--color", "off")
 	out, err := cmd.CombinedOutput()
 	require.NoError(t, err, "newman reported failures:\n%s", out)
 	require.Contains(t, string(out), "createApiKey rejects an unknown field", "the collection checks problem responses")
@@ -638,9 +676,53 @@ func TestLiveSDK_Postman(t *testing.T) {
 	for _, r := range s.p.app.registry.Routes() {
 		require.Contains(t, string(out), r.OperationID, "the collection runs %s", r.ID())
 	}
+	mu.Lock()
+	require.Len(t, received, 2, "the receiver gets the test event and its redelivery")
+	require.Equal(t, received[0], received[1], "a redelivery keeps the webhook-id")
+	requireMatchesEventSchema(t, s.p, "WebhookTestEvent", bodies[0])
+	mu.Unlock()
 	for _, line := range strings.Split(string(out), "\n") {
 		if strings.Contains(line, "requests") || strings.Contains(line, "assertions") {
 			t.Log(strings.TrimSpace(line))
 		}
+	}
+}
+
+// requireMatchesEventSchema checks a delivered body against the envelope
+// schema the OpenAPI document lists under x-webhooks, with every object
+// closed, so a field the schema lacks fails too.
+func requireMatchesEventSchema(t *testing.T, p *testPlatform, schema string, body []byte) {
+	t.Helper()
+	doc, err := openapi.Generate(p.app.registry, openapi.Options{Events: events.OpenAPITypes()})
+	require.NoError(t, err)
+	closeObjectSchemas(doc)
+	ref, ok := doc.Components.Schemas[schema]
+	require.True(t, ok, "component schema %s missing", schema)
+	var value any
+	require.NoError(t, json.Unmarshal(body, &value))
+	require.NoError(t, ref.Value.VisitJSON(value), "delivered body: %s", body)
+}
+
+// waitQueuesEmpty waits until the local queues hold no message that is
+// not dead-lettered. The deadline only bounds a hang: a message still
+// there after it fails the test.
+func waitQueuesEmpty(t *testing.T, p *testPlatform, queues []string) {
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var n int
+		err := p.app.pool.QueryRow(context.Background(),
+			`SELECT count(*) FROM queue_messages WHERE queue = ANY($1) AND dead_lettered_at IS NULL`, queues).Scan(&n)
+		if err != nil {
+			t.Errorf("count queued messages: %v", err)
+			return
+		}
+		if n == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("%d messages still queued in %v after 30s", n, queues)
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -103,15 +104,25 @@ func (r *nodeReceiver) waitFor(t *testing.T, n int) []receivedHook {
 // platform's own handler, as local mode does.
 func runLocalRuntime(t *testing.T, p *testPlatform) {
 	t.Helper()
+	runLocalFunctions(t, p, "event-fanout", "webhook-delivery")
+}
+
+// runLocalFunctions drains the queues of the named functions through the
+// platform's own handler until the test ends, and returns the local queue
+// names it drains.
+func runLocalFunctions(t *testing.T, p *testPlatform, names ...string) []string {
+	t.Helper()
 	defs, err := functions.Definitions()
 	require.NoError(t, err)
 	var mine []functions.Definition
+	var queues []string
 	for _, d := range defs {
-		if d.Name == "event-fanout" || d.Name == "webhook-delivery" {
+		if slices.Contains(names, d.Name) {
 			mine = append(mine, d)
+			queues = append(queues, localrt.LocalQueueName(d))
 		}
 	}
-	require.Len(t, mine, 2)
+	require.Len(t, mine, len(names), "functions %v", names)
 	rt, err := localrt.New(localrt.Options{Handler: p.app.handler(), Functions: mine, Queue: queue.NewStore(p.app.pool),
 		PollInterval: 10 * time.Millisecond})
 	require.NoError(t, err)
@@ -122,6 +133,7 @@ func runLocalRuntime(t *testing.T, p *testPlatform) {
 		cancel()
 		<-done //nolint:errcheck // the error after cancel is expected
 	})
+	return queues
 }
 
 func TestWebhooks_StandardWebhooksVerifies(t *testing.T) {

@@ -188,7 +188,8 @@ func OpenAPITypes() []openapi.EventType {
 	types := Catalogue()
 	out := make([]openapi.EventType, len(types))
 	for i, t := range types {
-		out[i] = openapi.EventType{Type: t.Name, Plugin: t.Plugin, Summary: t.Summary, Description: t.Description, Payload: t.Payload}
+		out[i] = openapi.EventType{Type: t.Name, Plugin: t.Plugin, Summary: t.Summary, Description: t.Description, Payload: t.Payload,
+			APIVersion: APIVersion}
 	}
 	return out
 }

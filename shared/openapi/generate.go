@@ -42,6 +42,9 @@ type EventType struct {
 	Summary     string
 	Description string
 	Payload     any // a value of the event's data type, for schema generation
+	// APIVersion is the api_version new deliveries carry, shown as the
+	// example; a redelivery resends the stored payload with its own.
+	APIVersion string
 }
 
 // Plugins returns the plugins that have at least one route, sorted.

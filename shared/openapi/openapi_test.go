@@ -26,8 +26,8 @@ type keyEventData struct {
 
 func testEvents() []openapi.EventType {
 	return []openapi.EventType{
-		{Type: "api_key.revoked", Plugin: "api-management", Summary: "API key revoked", Description: "Sent when a key is revoked or deleted.", Payload: keyEventData{}},
-		{Type: "api_key.created", Plugin: "api-management", Summary: "API key created", Description: "Sent when a key is created.", Payload: keyEventData{}},
+		{Type: "api_key.revoked", Plugin: "api-management", Summary: "API key revoked", Description: "Sent when a key is revoked or deleted.", Payload: keyEventData{}, APIVersion: "2026-12-01"},
+		{Type: "api_key.created", Plugin: "api-management", Summary: "API key created", Description: "Sent when a key is created.", Payload: keyEventData{}, APIVersion: "2026-12-01"},
 	}
 }
 

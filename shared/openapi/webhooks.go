@@ -65,7 +65,8 @@ func webhookHeader(name, description string, example string) *openapi3.Parameter
 	return &openapi3.ParameterRef{Value: p}
 }
 
-// eventEnvelope registers the component "<Camel>Event": {id, type, timestamp, data}.
+// eventEnvelope registers the component "<Camel>Event": {id, type,
+// timestamp, api_version, tenant_id, data}, the JSON body of a delivery.
 func (g *generator) eventEnvelope(e EventType) (*openapi3.SchemaRef, error) {
 	data, err := g.schemas.ref(e.Payload)
 	if err != nil {
@@ -82,15 +83,24 @@ func (g *generator) eventEnvelope(e EventType) (*openapi3.SchemaRef, error) {
 	id.Description = "Event id, stable across deliveries."
 	ts := openapi3.NewDateTimeSchema()
 	ts.Description = "When the change happened."
+	version := openapi3.NewStringSchema()
+	version.Description = "Version of the payload schemas, a date; a breaking change to any payload gets a new one."
+	if e.APIVersion != "" {
+		version.Example = e.APIVersion
+	}
+	tenant := openapi3.NewStringSchema()
+	tenant.Description = "Id of the tenant whose change emitted the event."
 	envelope := openapi3.NewObjectSchema()
 	envelope.Description = e.Summary
 	envelope.Properties = openapi3.Schemas{
-		"id":        openapi3.NewSchemaRef("", id),
-		"type":      openapi3.NewSchemaRef("", typ),
-		"timestamp": openapi3.NewSchemaRef("", ts),
-		"data":      data,
+		"id":          openapi3.NewSchemaRef("", id),
+		"type":        openapi3.NewSchemaRef("", typ),
+		"timestamp":   openapi3.NewSchemaRef("", ts),
+		"api_version": openapi3.NewSchemaRef("", version),
+		"tenant_id":   openapi3.NewSchemaRef("", tenant),
+		"data":        data,
 	}
-	envelope.Required = []string{"data", "id", "timestamp", "type"}
+	envelope.Required = []string{"api_version", "data", "id", "tenant_id", "timestamp", "type"}
 	g.schemas.schemas[name] = openapi3.NewSchemaRef("", envelope)
 	return openapi3.NewSchemaRef("#/components/schemas/"+name, nil), nil
 }

@@ -132,12 +132,13 @@ func postmanSDK(api *model) ([]byte, error) {
 	id := fmt.Sprintf("%x-%x-%x-%x-%x", sum[0:4], sum[4:6], sum[6:8], sum[8:10], sum[10:16])
 	c := pmCollection{
 		Info: pmInfo{PostmanID: id, Name: api.title, Schema: "https://schema.getpostman.com/json/collection/v2.1.0/collection.json",
-			Description: "Generated from the OpenAPI document (version " + api.version + "); do not edit. Set baseUrl (ending in /api) and apiKey. " +
+			Description: "Generated from the OpenAPI document (version " + api.version + "); do not edit. Set baseUrl (ending in /api) and apiKey, " +
+				"and set callbackUrl to a receiver the platform can reach when a request body has a URL (webhook endpoints). " +
 				"Folders run in order: each plugin's requests create, read, update and then delete; the last folder checks problem responses."},
 		Auth: &pmAuth{Type: "apikey", APIKey: []pmVariable{
 			{Key: "key", Value: "X-API-Key", Type: "string"}, {Key: "value", Value: "{{apiKey}}", Type: "string"}, {Key: "in", Value: "header", Type: "string"}}},
 		Event:    []pmEvent{script("prerequest", collectionPreRequest...), script("test", collectionTests...)},
-		Variable: []pmVariable{{Key: "baseUrl", Value: "http://localhost:7071/api"}, {Key: "apiKey", Value: ""}, {Key: "retries", Value: "0"}, {Key: "idempotencyKey", Value: ""}},
+		Variable: []pmVariable{{Key: "baseUrl", Value: "http://localhost:7071/api"}, {Key: "apiKey", Value: ""}, {Key: "retries", Value: "0"}, {Key: "polls", Value: "0"}, {Key: "idempotencyKey", Value: ""}},
 	}
 
 	ops := append([]*operation(nil), api.operations...)
@@ -161,16 +162,17 @@ func postmanSDK(api *model) ([]byte, error) {
 	vars := map[string]string{}
 	folders := map[string]*pmItem{}
 	var order []string
-	for _, op := range ops {
-		item, err := pmOperation(op, vars)
+	for _, step := range pmPlan(ops) {
+		item, err := pmOperation(step, vars)
 		if err != nil {
-			return nil, fmt.Errorf("operation %s: %w", op.ID, err)
+			return nil, fmt.Errorf("operation %s: %w", step.op.ID, err)
 		}
-		f, ok := folders[op.Tag]
+		tag := step.op.Tag
+		f, ok := folders[tag]
 		if !ok {
-			f = &pmItem{Name: op.Tag, Description: "Operations of " + op.Tag + "."}
-			folders[op.Tag] = f
-			order = append(order, op.Tag)
+			f = &pmItem{Name: tag, Description: "Operations of " + tag + "."}
+			folders[tag] = f
+			order = append(order, tag)
 		}
 		f.Item = append(f.Item, item)
 	}
@@ -203,7 +205,9 @@ func sortedStrings(m map[string]string) []string {
 	return out
 }
 
-func pmRequestFor(op *operation, vars map[string]string) *pmRequest {
+// pmRequestFor builds the request of op. A path variable listed in rename
+// is replaced by the variable it maps to.
+func pmRequestFor(op *operation, vars map[string]string, rename map[string]string) *pmRequest {
 	req := &pmRequest{Method: op.Method, Header: []pmVariable{{Key: "Accept", Value: "application/json"}}}
 	segments := strings.Split(strings.TrimPrefix(op.Path, "/"), "/")
 	examples := map[string]any{}
@@ -214,6 +218,9 @@ func pmRequestFor(op *operation, vars map[string]string) *pmRequest {
 		if strings.HasPrefix(s, "{") {
 			name := strings.Trim(s, "{}")
 			variable := pmPathVariable(segments[:i], name)
+			if other, ok := rename[variable]; ok {
+				variable = other
+			}
 			segments[i] = ":" + name
 			req.URL.Variable = append(req.URL.Variable, pmVariable{Key: name, Value: "{{" + variable + "}}"})
 			if _, ok := vars[variable]; !ok {
@@ -245,10 +252,11 @@ func pmRequestFor(op *operation, vars map[string]string) *pmRequest {
 	return req
 }
 
-func pmOperation(op *operation, vars map[string]string) (pmItem, error) {
-	req := pmRequestFor(op, vars)
+func pmOperation(step pmStep, vars map[string]string) (pmItem, error) {
+	op := step.op
+	req := pmRequestFor(op, vars, step.rename)
 	if op.Body != nil {
-		body, err := json.MarshalIndent(exampleValue(op.Body, 0), "", "  ")
+		body, err := json.MarshalIndent(exampleValue(op.Body, 0, vars), "", "  ")
 		if err != nil {
 			return pmItem{}, err
 		}
@@ -292,14 +300,46 @@ func pmOperation(op *operation, vars map[string]string) (pmItem, error) {
 				`pm.test("page envelope", () => { pm.expect(body.data).to.be.an("array"); pm.expect(body.has_more).to.be.a("boolean"); });`,
 				`if (body.has_more) pm.test("next_cursor is set", () => pm.expect(body.next_cursor).to.be.a("string").and.not.empty);`)
 		}
-		if op.Method == "POST" && op.Success == 201 && op.Result.Value.Properties["id"] != nil && len(op.PathParams) == 0 {
-			segments := strings.Split(op.Path, "/")
-			tests = append(tests, fmt.Sprintf(`pm.collectionVariables.set(%q, body.id);`, pmResourceVariable(segments[len(segments)-1])))
-		}
+		tests = append(tests, pmCaptureTests(step.captures)...)
 	}
-	return pmItem{Name: op.ID, Description: op.Summary + ": " + op.Method + " " + op.Path + ".",
+	name := op.ID
+	if step.name != "" {
+		name = step.name
+	}
+	return pmItem{Name: name, Description: op.Summary + ": " + op.Method + " " + op.Path + ".",
 		Event: []pmEvent{script("test", tests...)}, Request: req}, nil
 }
+
+// pmCaptureTests returns the test lines that store the captured fields of
+// a success body. While a list that captures from its first item is empty,
+// it is sent again, up to pmPolls times one second apart, because its items
+// (webhook deliveries) are made in the background after an earlier request.
+func pmCaptureTests(captures []pmCapture) []string {
+	var lines []string
+	for _, c := range captures {
+		if !c.FromList {
+			lines = append(lines, fmt.Sprintf(`if (body[%q] !== undefined) pm.collectionVariables.set(%q, body[%q]);`, c.Field, c.Variable, c.Field))
+			continue
+		}
+		lines = append(lines,
+			`if (body.data.length > 0) {`,
+			fmt.Sprintf(`  pm.collectionVariables.set(%q, body.data[0][%q]);`, c.Variable, c.Field),
+			`  pm.collectionVariables.set("polls", "0");`,
+			`} else {`,
+			`  const polls = Number(pm.collectionVariables.get("polls") || 0);`,
+			fmt.Sprintf(`  if (polls < %d) {`, pmPolls),
+			`    pm.collectionVariables.set("polls", String(polls + 1));`,
+			`    postman.setNextRequest(pm.info.requestName);`,
+			`    setTimeout(() => {}, 1000);`,
+			`  }`,
+			`}`)
+	}
+	return lines
+}
+
+// pmPolls is the maximum number of times a list that captures from its
+// first item is sent again while it is empty.
+const pmPolls = 10
 
 // pmFormBody builds a multipart body from the form schema's examples: the
 // text fields first, then each file part. A file part is sent as text so the
@@ -332,7 +372,7 @@ func pmProblemChecks(ops []*operation) []pmItem {
 		if op.Public || op.Body == nil || op.Method != "POST" || len(op.PathParams) > 0 {
 			continue
 		}
-		req := pmRequestFor(op, vars)
+		req := pmRequestFor(op, vars, nil)
 		req.Header = append(req.Header, pmVariable{Key: "Content-Type", Value: "application/json"})
 		req.Body = &pmBody{Mode: "raw", Raw: `{"unknown_field": true}`, Options: map[string]any{"raw": map[string]any{"language": "json"}}}
 		out = append(out, pmItem{Name: op.ID + " rejects an unknown field", Request: req, Event: []pmEvent{script("test",
@@ -346,7 +386,7 @@ func pmProblemChecks(ops []*operation) []pmItem {
 		if op.Public || op.Method != "GET" || len(op.PathParams) > 0 {
 			continue
 		}
-		req := pmRequestFor(op, vars)
+		req := pmRequestFor(op, vars, nil)
 		req.Auth = &pmAuth{Type: "noauth"}
 		out = append(out, pmItem{Name: op.ID + " without a key", Request: req, Event: []pmEvent{script("test",
 			`pm.test("missing key is a 401", () => pm.response.to.have.status(401));`)}})
@@ -390,8 +430,10 @@ func exampleString(v any) string {
 }
 
 // exampleValue builds a request body from a schema: required properties and
-// properties with an example, each from its example, default or type.
-func exampleValue(ref *openapi3.SchemaRef, depth int) any {
+// properties with an example, each from its example, default or type. A URL
+// property (see pmURLProperty) is "{{callbackUrl}}", and the first such
+// example becomes the variable's default in vars.
+func exampleValue(ref *openapi3.SchemaRef, depth int, vars map[string]string) any {
 	if ref == nil || ref.Value == nil || depth > 8 {
 		return nil
 	}
@@ -402,7 +444,7 @@ func exampleValue(ref *openapi3.SchemaRef, depth int) any {
 	case s.Default != nil:
 		return s.Default
 	case len(s.AllOf) == 1:
-		return exampleValue(s.AllOf[0], depth+1)
+		return exampleValue(s.AllOf[0], depth+1, vars)
 	case len(s.Enum) > 0:
 		return s.Enum[0]
 	case s.Type == nil:
@@ -416,13 +458,21 @@ func exampleValue(ref *openapi3.SchemaRef, depth int) any {
 			required[r] = true
 		}
 		for name, p := range s.Properties {
-			if required[name] || (p.Value != nil && p.Value.Example != nil) {
-				out[name] = exampleValue(p, depth+1)
+			if !required[name] && (p.Value == nil || p.Value.Example == nil) {
+				continue
 			}
+			if pmURLProperty(name, p) {
+				if _, ok := vars[callbackURLVariable]; !ok {
+					vars[callbackURLVariable] = exampleString(exampleValue(p, depth+1, vars))
+				}
+				out[name] = "{{" + callbackURLVariable + "}}"
+				continue
+			}
+			out[name] = exampleValue(p, depth+1, vars)
 		}
 		return out
 	case s.Type.Is(openapi3.TypeArray):
-		return []any{exampleValue(s.Items, depth+1)}
+		return []any{exampleValue(s.Items, depth+1, vars)}
 	case s.Type.Is(openapi3.TypeString):
 		switch s.Format {
 		case "date-time":
@@ -440,4 +490,19 @@ func exampleValue(ref *openapi3.SchemaRef, depth int) any {
 		return true
 	}
 	return nil
+}
+
+// callbackURLVariable names the collection variable sent in every URL
+// property of a request body, such as a webhook endpoint's url. The platform
+// calls that URL, so it must reach a receiver: its default is the schema's
+// example, and a run sets it to a real receiver.
+const callbackURLVariable = "callbackUrl"
+
+// pmURLProperty reports whether the body property name holds a URL: a
+// string with format uri, or named "url" or "..._url".
+func pmURLProperty(name string, p *openapi3.SchemaRef) bool {
+	if p.Value == nil || p.Value.Type == nil || !p.Value.Type.Is(openapi3.TypeString) {
+		return false
+	}
+	return p.Value.Format == "uri" || name == "url" || strings.HasSuffix(name, "_url")
 }
