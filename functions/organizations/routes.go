@@ -193,7 +193,7 @@ func (h *Handlers) registerUnits(reg *registry.Registry) {
 			"and their memberships grant nothing. The delete is rejected when the subtree holds the last active owner's memberships. " +
 			"Poll the returned deletion at /organizations/unit-deletions/{id}.",
 		Params: []registry.Param{unitID,
-			{Name: "recursive", In: "query", Type: "boolean", Description: "Delete the subtree and its memberships too, as a background job."}},
+			{Name: "recursive", In: "query", Type: "boolean", Example: true, Description: "Delete the subtree and its memberships too, as a background job."}},
 		Responses: map[int]registry.Response{
 			http.StatusNoContent: {Description: "The empty unit is deleted."},
 			http.StatusAccepted:  {Description: "The subtree is marked deleting and its deletion is queued.", Body: UnitDeletion{}},

@@ -110,6 +110,29 @@ func pmPlan(sorted []*operation) []pmStep {
 		producer[variable] = list
 	}
 
+	// A variable with neither a create nor a list may still be named in the
+	// body of another request's response, such as the deletion a recursive
+	// DELETE answers 202 with: that request captures the id when its result
+	// is the same schema the item GET returns.
+	for _, variable := range sortedStrings(paramVars) {
+		if producer[variable] != nil {
+			continue
+		}
+		item := pmItemGet(sorted, paramVars[variable], paramNames[variable])
+		if item == nil || item.Result == nil || item.Result.Ref == "" {
+			continue
+		}
+		for _, op := range sorted {
+			if op == item || op.Method == "GET" || op.Result == nil || op.Result.Ref != item.Result.Ref ||
+				op.Result.Value == nil || op.Result.Value.Properties["id"] == nil {
+				continue
+			}
+			captures[op] = append(captures[op], pmCapture{Field: "id", Variable: variable})
+			producer[variable] = op
+			break
+		}
+	}
+
 	spares := map[*operation][]*operation{} // create → DELETEs that need a spare
 	for _, op := range sorted {
 		if create := pmSpareCreate(op, sorted, createOf, creates); create != nil {
@@ -148,6 +171,16 @@ func pmPlan(sorted []*operation) []pmStep {
 		place(op)
 	}
 	return steps
+}
+
+// pmItemGet returns the GET of "<collection>/{param}", or nil.
+func pmItemGet(ops []*operation, collection, param string) *operation {
+	for _, op := range ops {
+		if op.Method == "GET" && op.Path == collection+"/{"+param+"}" {
+			return op
+		}
+	}
+	return nil
 }
 
 func pmSpareVariable(variable string) string {
