@@ -13,7 +13,7 @@ import (
 const maxBatch = 128
 
 // batchWorkers is how many pipelines may be in flight at once.
-const batchWorkers = 4
+const batchWorkers = 2
 
 // scriptCall is one pending run of the allow script.
 type scriptCall struct {
