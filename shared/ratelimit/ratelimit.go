@@ -28,7 +28,7 @@ const (
 
 // ErrUnavailable is wrapped by the error Allow returns when Redis cannot be
 // reached and the limiter fails closed. That error is a *problem.Error with
-// code service-unavailable, so problem.Write answers 503.
+// code service-unavailable, so problem.Write responds with 503.
 var ErrUnavailable = errors.New("rate limit store unavailable")
 
 // degradedLogEvery is the minimum time between two warnings about decisions

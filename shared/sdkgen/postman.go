@@ -214,6 +214,7 @@ func pmRequestFor(op *operation, vars map[string]string, rename map[string]strin
 	for _, p := range op.PathParams {
 		examples[p.Name] = p.Example
 	}
+
 	for i, s := range segments {
 		if strings.HasPrefix(s, "{") {
 			name := strings.Trim(s, "{}")
@@ -228,6 +229,7 @@ func pmRequestFor(op *operation, vars map[string]string, rename map[string]strin
 			}
 		}
 	}
+
 	req.URL.Host = []string{"{{baseUrl}}"}
 	req.URL.Path = segments
 	var query []string
@@ -243,6 +245,7 @@ func pmRequestFor(op *operation, vars map[string]string, rename map[string]strin
 	if len(query) > 0 {
 		req.URL.Raw += "?" + strings.Join(query, "&")
 	}
+
 	if op.Idempotent {
 		req.Header = append(req.Header, pmVariable{Key: "Idempotency-Key", Value: "{{idempotencyKey}}"})
 	}

@@ -152,9 +152,10 @@ func (g *Guard) checkHost(ctx context.Context, host string) error {
 }
 
 // DialContext resolves addr's host with the Guard's resolver and connects to
-// the first allowed address that answers. Every resolved address is checked,
-// and the socket's Control hook checks the address actually dialled once
-// more, so no lookup path can slip an internal address through.
+// the first allowed address that accepts the connection. Every resolved
+// address is checked, and the socket's Control hook checks the address
+// actually dialled once more, so no lookup path can slip an internal
+// address through.
 func (g *Guard) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
