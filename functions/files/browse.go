@@ -38,7 +38,7 @@ var fileSorts = map[string]sortSpec{
 	"-size":       {`lpad(f.size::text, 20, '0')`, true},
 }
 
-// fileListSQL holds one fixed statement per sort order, built once at start-up
+// fileListSQL contains one fixed statement per sort order, built once at start-up
 // from the constants above; request values only ever travel as parameters.
 var fileListSQL = func() map[string]string {
 	out := map[string]string{}

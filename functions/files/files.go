@@ -58,7 +58,7 @@ const (
 	StatusDeleted    = "deleted"
 )
 
-// Service holds the plugin's dependencies and limits. Handlers, the
+// Service contains the plugin's dependencies and limits. Handlers, the
 // processing worker and the clean-up timer are its methods.
 type Service struct {
 	Pool *pgxpool.Pool

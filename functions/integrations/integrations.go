@@ -47,7 +47,7 @@ type Options struct {
 	Logger *slog.Logger
 }
 
-// Module holds the relay and the webhook service that the routes and the
+// Module contains the relay and the webhook service that the routes and the
 // functions share.
 type Module struct {
 	Relay    *events.Relay

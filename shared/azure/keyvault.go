@@ -151,7 +151,7 @@ func (m MapSecrets) Secret(_ context.Context, name string) (string, error) {
 	return v, nil
 }
 
-// EnvName returns the environment variable that holds the Key Vault secret
+// EnvName returns the environment variable that contains the Key Vault secret
 // name locally: webhook-signing-key is WEBHOOK_SIGNING_KEY.
 func EnvName(secret string) string {
 	return strings.ToUpper(strings.ReplaceAll(secret, "-", "_"))

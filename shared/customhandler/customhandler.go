@@ -30,9 +30,9 @@ const (
 
 // Invocation is one request from the host for a non-HTTP trigger.
 type Invocation struct {
-	// Data holds the trigger and input binding values, keyed by binding name.
+	// Data contains the trigger and input binding values, keyed by binding name.
 	Data map[string]json.RawMessage `json:"Data"`
-	// Metadata holds the trigger metadata, keyed by metadata name, plus "sys".
+	// Metadata contains the trigger metadata, keyed by metadata name, plus "sys".
 	Metadata map[string]json.RawMessage `json:"Metadata"`
 
 	// FunctionName is the function folder name taken from the request path.

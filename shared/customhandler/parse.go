@@ -245,7 +245,7 @@ func singleMetadata(md map[string]json.RawMessage) metadataFields {
 	return out
 }
 
-// batchColumns holds each "<Name>Array" metadata value split into elements.
+// batchColumns contains each "<Name>Array" metadata value split into elements.
 type batchColumns map[string][]json.RawMessage
 
 func batchMetadata(md map[string]json.RawMessage, n int) (batchColumns, error) {

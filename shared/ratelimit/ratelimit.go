@@ -83,7 +83,7 @@ type Limiter struct {
 	local *localLimiter
 	batch *batcher
 
-	// skipRedisUntil holds the Unix nanoseconds before which Allow uses the
+	// skipRedisUntil is the Unix nanoseconds before which Allow uses the
 	// fallback without trying Redis.
 	skipRedisUntil atomic.Int64
 
@@ -255,7 +255,7 @@ func (l *Limiter) noteDegraded(now time.Time, cause error) {
 	l.log.Warn("rate limits counted per instance because redis is unreachable", attrs...)
 }
 
-// windows holds the fixed windows that contain now.
+// windows contains the fixed windows that contain now.
 type windows struct {
 	now                    time.Time
 	minuteStart, minuteEnd time.Time

@@ -89,7 +89,7 @@ type Health struct {
 	Status string `json:"status" enum:"ok,degraded" doc:"Overall state." example:"ok"`
 }
 
-// Store holds the keys of the in-memory handlers, newest first by id.
+// Store contains the keys of the in-memory handlers, newest first by id.
 type Store struct {
 	mu   sync.Mutex
 	keys map[string]*Key
