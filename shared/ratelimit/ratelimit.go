@@ -83,8 +83,8 @@ type Limiter struct {
 	local *localLimiter
 	batch *batcher
 
-	// skipRedisUntil is the Unix nanoseconds before which Allow uses the
-	// fallback without trying Redis.
+	// skipRedisUntil is the time, in Unix nanoseconds, before which Allow
+	// uses the fallback without trying Redis.
 	skipRedisUntil atomic.Int64
 
 	degradedMu     sync.Mutex
