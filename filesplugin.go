@@ -10,8 +10,8 @@ import (
 )
 
 // registerFiles builds the files plugin and adds its routes. Opening the blob
-// client does no I/O; when it fails, the plugin's storage operations answer
-// 503 and the cause is logged.
+// client does no I/O. When opening fails, the plugin's storage operations
+// respond with 503 and the cause is logged.
 func (a *app) registerFiles(now func() time.Time) {
 	local := a.cfg.Env == config.EnvLocal
 	opts := blob.Options{AccountURL: a.cfg.BlobAccountURL, Local: local}
@@ -31,7 +31,7 @@ func (a *app) registerFiles(now func() time.Time) {
 		svc.Blob, svc.BlobErr = blob.Open(opts)
 	}
 	if svc.BlobErr != nil {
-		a.logger.Error("open blob storage failed; file storage answers 503", "error", svc.BlobErr)
+		a.logger.Error("open blob storage failed, so file storage operations respond with 503", "error", svc.BlobErr)
 	}
 	a.files = svc
 	svc.Register(a.registry)

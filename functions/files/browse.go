@@ -38,7 +38,7 @@ var fileSorts = map[string]sortSpec{
 	"-size":       {`lpad(f.size::text, 20, '0')`, true},
 }
 
-// fileListSQL holds one fixed statement per sort order, built once at start-up
+// fileListSQL contains one fixed statement per sort order, built once at start-up
 // from the constants above; request values only ever travel as parameters.
 var fileListSQL = func() map[string]string {
 	out := map[string]string{}
@@ -235,6 +235,7 @@ func (s *Service) updateFile(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 	}
+
 	tx, err := request.Tx(ctx)
 	if err != nil {
 		return err
@@ -243,6 +244,7 @@ func (s *Service) updateFile(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+
 	name, folderID, embed := f.Name, f.FolderID, f.Embed
 	if req.Name != nil {
 		name = *req.Name
@@ -255,6 +257,7 @@ func (s *Service) updateFile(w http.ResponseWriter, r *http.Request) error {
 	if req.Embed != nil {
 		embed = *req.Embed
 	}
+
 	_, err = tx.Exec(ctx, `UPDATE files SET name = $2, folder_id = $3, embed = $4, updated_at = $5 WHERE id = $1`,
 		f.ID, name, folderID, embed, s.now())
 	if isNameConflict(err) {

@@ -11,9 +11,9 @@ import (
 	"github.com/booga-enterprise/functions/shared/customhandler"
 )
 
-// ShareRetention is how long an expired or revoked share link is kept, so its
-// holder gets 410 or 404 with a reason meanwhile, before the clean-up timer
-// deletes it; after that its token is simply unknown (404).
+// ShareRetention is the time an expired or revoked share link is kept before
+// the clean-up timer deletes it. Until then its holder gets 410 or 404 with a
+// reason. After that its token is unknown and gets a plain 404.
 const ShareRetention = 7 * 24 * time.Hour
 
 // cleanupBatch bounds the rows one clean-up step handles per tenant.
@@ -35,13 +35,16 @@ func (s *Service) CleanupFunction() customhandler.FunctionFunc {
 	}
 }
 
-// Cleanup removes, in every tenant: share links expired or revoked more than
-// ShareRetention ago; soft-deleted files older than DeletedRetention (blob,
-// then row); multipart uploads still in status uploading after UploadTTL,
-// which a crashed process left behind; and expired upload sessions with any
-// blob they committed. Blobs go before rows, so a failure in between leaves
-// a row that the next run finds again. Each tenant's failure is logged and
-// the run goes on; the first error is returned after all tenants.
+// Cleanup removes the following in every tenant:
+//   - share links expired or revoked more than ShareRetention ago;
+//   - soft-deleted files older than DeletedRetention (blob, then row);
+//   - multipart uploads still in status uploading after UploadTTL, which a
+//     crashed process left behind;
+//   - expired upload sessions, with any blob they committed.
+//
+// Blobs go before rows, so a failure in between leaves a row that the next
+// run finds again. Each tenant's failure is logged and the run goes on, and
+// the first error is returned after all tenants.
 func (s *Service) Cleanup(ctx context.Context) (CleanupResult, error) {
 	var res CleanupResult
 	if err := s.storage(ctx); err != nil {

@@ -75,7 +75,7 @@ func (s *Service) serveFile(w http.ResponseWriter, r *http.Request, tenantID str
 	defer func() { _ = content.Close() }()
 	http.ServeContent(&preconditionWriter{ResponseWriter: w, r: r}, r, "", f.CreatedAt, content)
 	if content.err != nil && !errors.Is(content.err, context.Canceled) {
-		// The status line is already sent; the client sees a short body.
+		// The status line is already sent; the client receives a short body.
 		return fmt.Errorf("stream file %s: %w", f.ID, content.err)
 	}
 	return nil

@@ -58,7 +58,7 @@ const (
 	StatusDeleted    = "deleted"
 )
 
-// Service holds the plugin's dependencies and limits. Handlers, the
+// Service contains the plugin's dependencies and limits. Handlers, the
 // processing worker and the clean-up timer are its methods.
 type Service struct {
 	Pool *pgxpool.Pool
@@ -80,8 +80,8 @@ type Service struct {
 	// CreateContainers makes the first use of storage create the blob
 	// containers, for local mode and tests; Bicep creates them in Azure.
 	CreateContainers bool
-	// BlobErr is why Blob could not be opened; every operation that needs
-	// storage then fails with 503 and this cause in the log.
+	// BlobErr is the error that kept Blob from opening. While it is set, every
+	// operation that needs storage fails with 503 and logs this cause.
 	BlobErr error
 
 	Now    func() time.Time

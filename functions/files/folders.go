@@ -56,6 +56,7 @@ func (s *Service) createFolder(w http.ResponseWriter, r *http.Request) error {
 	if err := ValidateName("name", req.Name); err != nil {
 		return err
 	}
+
 	tx, err := request.Tx(ctx)
 	if err != nil {
 		return err
@@ -64,12 +65,14 @@ func (s *Service) createFolder(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+
 	now := s.now()
 	f := Folder{ID: ids.New("fld"), Name: req.Name, Path: childPath(parent, req.Name), Status: "active",
 		CreatedBy: p.ID, CreatedAt: now, UpdatedAt: now}
 	if parent != nil {
 		f.ParentID = &parent.ID
 	}
+
 	_, err = tx.Exec(ctx, `
 		INSERT INTO file_folders (id, tenant_id, parent_id, name, path, created_by, created_at, updated_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $7)`, f.ID, p.TenantID, f.ParentID, f.Name, f.Path, f.CreatedBy, now)
@@ -127,6 +130,7 @@ func (s *Service) listFolders(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 	}
+
 	tx, err := request.Tx(ctx)
 	if err != nil {
 		return err
@@ -142,6 +146,7 @@ func (s *Service) listFolders(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return fmt.Errorf("list folders: %w", err)
 	}
+
 	res := httpx.Page[Folder]{Data: out}
 	if res.Data == nil {
 		res.Data = []Folder{}
@@ -169,6 +174,7 @@ func (s *Service) updateFolder(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 	}
+
 	tx, err := request.Tx(ctx)
 	if err != nil {
 		return err
@@ -177,6 +183,7 @@ func (s *Service) updateFolder(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+
 	name := f.Name
 	if req.Name != nil {
 		name = *req.Name
@@ -194,11 +201,13 @@ func (s *Service) updateFolder(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 	}
+
 	newPath := childPath(parent, name)
 	var parentID *string
 	if parent != nil {
 		parentID = &parent.ID
 	}
+
 	_, err = tx.Exec(ctx, `
 		UPDATE file_folders SET
 			path = $2 || substr(path, length($3) + 1),

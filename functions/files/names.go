@@ -17,9 +17,10 @@ import (
 const MaxNameBytes = 255
 
 // ValidateName checks a file or folder name and returns a 422 naming field
-// when it is empty, too long, not UTF-8, "." or "..", contains a path
-// separator, a control or format character (which covers CR and LF, so no
-// name can break a header line), or starts or ends with white space.
+// when the name is invalid. A name is invalid when it is empty, too long,
+// not UTF-8, "." or "..", or starts or ends with white space. It is also
+// invalid when it contains a path separator or a control or format
+// character, which covers CR and LF, so no name can break a header line.
 // Quotes, spaces and any other Unicode text are allowed.
 func ValidateName(field, name string) error {
 	reason := nameProblem(name)
@@ -86,10 +87,10 @@ func mediaType(contentType string) string {
 }
 
 // ContentDisposition returns a Content-Disposition value for name that is
-// safe for any name (RFC 6266 with the RFC 5987 filename* parameter): an
-// ASCII fallback with every non-printable, non-ASCII, quote, backslash and
-// percent character replaced by "_", and the exact name percent-encoded as
-// UTF-8. disposition is "attachment" or "inline".
+// safe for any name, per RFC 6266 with the RFC 5987 filename* parameter.
+// The value has an ASCII fallback, in which every non-printable, non-ASCII,
+// quote, backslash and percent character is replaced by "_", and the exact
+// name percent-encoded as UTF-8. disposition is "attachment" or "inline".
 func ContentDisposition(disposition, name string) string {
 	var fallback strings.Builder
 	for _, r := range name {

@@ -55,7 +55,7 @@ type ProcessResult struct {
 
 // ProcessingFunction handles the file-processing function's invocations:
 // one Service Bus message per invocation. An error fails the invocation, so
-// the message is delivered again; on the last delivery a file is marked
+// the message is delivered again. On the last delivery the file is marked
 // failed instead, so it never stays in processing for good.
 func (s *Service) ProcessingFunction() customhandler.FunctionFunc {
 	binding := customhandler.Binding{Name: "message"}
@@ -103,7 +103,7 @@ func (s *Service) HandleJob(ctx context.Context, body []byte, deliveryCount int)
 	}
 }
 
-// extraction is what one pass over a blob produced.
+// extraction is the result of one pass over a blob.
 type extraction struct {
 	size        int64
 	sha256      string
@@ -114,7 +114,7 @@ type extraction struct {
 }
 
 // Process computes the checksum, verifies the content type and extracts the
-// text of one file, then records all of it in one transaction: the status
+// text of one file, then records all of it in one transaction. The status
 // moves from processing to ready or failed together with the text row and
 // the file.processed event, or not at all. A file in any other status is
 // left alone, so a redelivered message changes nothing. It returns the
@@ -291,7 +291,7 @@ func (s *Service) extract(ctx context.Context, tenantID string, f File) (extract
 	return ex, nil
 }
 
-// textKind says how to extract text from a media type: "text" (plain text,
+// textKind returns the text extractor for a media type: "text" (plain text,
 // Markdown, CSV, JSON stored as they are), "html", "pdf", or "" for none.
 func textKind(contentType string) string {
 	switch mediaType(contentType) {

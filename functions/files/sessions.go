@@ -151,8 +151,8 @@ func (s *Service) loadSession(ctx context.Context, tx pgx.Tx, id string, forUpda
 	return u, nil
 }
 
-// putBlock stages one block. Its body must have exactly the block's length;
-// the block is held in memory (at most UploadBlockSize bytes) because the
+// putBlock stages one block, whose body must have exactly the block's length.
+// The block is held in memory (at most UploadBlockSize bytes) because the
 // SDK needs a seekable body to retry the request.
 func (s *Service) putBlock(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
@@ -170,6 +170,7 @@ func (s *Service) putBlock(w http.ResponseWriter, r *http.Request) error {
 	}); err != nil {
 		return err
 	}
+
 	raw := mux.Vars(r)["index"]
 	index, err := strconv.ParseInt(raw, 10, 64)
 	if err != nil || index < 0 || index >= u.BlockCount {
@@ -181,6 +182,7 @@ func (s *Service) putBlock(w http.ResponseWriter, r *http.Request) error {
 		return problem.Invalid(problem.FieldError{Field: "Content-Length", Code: "range",
 			Message: fmt.Sprintf("block %d must be exactly %d bytes, got %d", index, want, r.ContentLength)})
 	}
+
 	buf := make([]byte, want)
 	if _, err := io.ReadFull(r.Body, buf); err != nil {
 		return readProblem(err)
@@ -188,6 +190,7 @@ func (s *Service) putBlock(w http.ResponseWriter, r *http.Request) error {
 	if err := s.Blob.StageBlock(ctx, Container, BlobName(p.TenantID, u.FileID), blockID(index), nopCloser{bytes.NewReader(buf)}); err != nil {
 		return problem.Wrap(err, "stage block %d of upload %s", index, u.ID)
 	}
+
 	if index == 0 {
 		sniffed := SniffContentType(buf[:min(len(buf), sniffBytes)], u.Name)
 		if err := s.inTenant(ctx, p.TenantID, func(tx pgx.Tx) error {
@@ -287,6 +290,7 @@ func (s *Service) commitBlocks(ctx context.Context, u UploadSession, name string
 			return "", nil
 		}
 	}
+
 	idList := make([]string, u.BlockCount)
 	var missing []int64
 	for i := int64(0); i < u.BlockCount; i++ {
@@ -295,6 +299,7 @@ func (s *Service) commitBlocks(ctx context.Context, u UploadSession, name string
 			missing = append(missing, i)
 		}
 	}
+
 	if len(missing) > 0 {
 		shown := missing[:min(len(missing), 20)]
 		return "", problem.New(problem.CodeConflict, "The upload is incomplete: blocks %v (of 0 to %d) are missing. PUT them, then complete again.", shown, u.BlockCount-1)

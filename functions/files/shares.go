@@ -179,14 +179,14 @@ func (s *Service) revokeShare(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// errShareNotFound is the one answer for an unknown, malformed or revoked
+// errShareNotFound is the one error for an unknown, malformed or revoked
 // token and for a link whose file was deleted, so a caller cannot tell which.
 var errShareNotFound = problem.New(problem.CodeNotFound, "No share link matches this URL.")
 
 // sharedDownload is the public download: the token is the only credential.
-// Unknown, revoked and deleted-file links get the same 404; an expired link
-// or one whose download limit is used up gets 410, which tells a holder of
-// a real link why it stopped working; a missing or wrong password gets 401.
+// Unknown, revoked and deleted-file links get the same 404. An expired link
+// or one whose download limit is used up gets 410, so a holder of a real
+// link learns why it stopped working. A missing or wrong password gets 401.
 // Each request that passes these checks counts as one download.
 func (s *Service) sharedDownload(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
@@ -244,6 +244,7 @@ func (s *Service) admitShare(r *http.Request, tx pgx.Tx, linkID string) (File, e
 	if err != nil {
 		return File{}, fmt.Errorf("load share link: %w", err)
 	}
+
 	if revokedAt != nil {
 		return File{}, errShareNotFound
 	}
@@ -258,9 +259,10 @@ func (s *Service) admitShare(r *http.Request, tx pgx.Tx, linkID string) (File, e
 	if maxDownloads != nil && count >= *maxDownloads {
 		return File{}, problem.New(problem.CodeGone, "This share link's download limit of %d is used up.", *maxDownloads)
 	}
+
 	if pwHash != nil {
-		// NOTE: wrong passwords are not throttled per link; the 256-bit token
-		// must be known first, but a leaked token plus a weak password can be
+		// NOTE: wrong passwords are not throttled per link. The 256-bit token
+		// must be known first, but with a leaked token a weak password can be
 		// guessed at the speed PBKDF2 allows.
 		given := r.Header.Get(PasswordHeader)
 		if given == "" || len(given) > MaxPasswordBytes {
@@ -274,6 +276,7 @@ func (s *Service) admitShare(r *http.Request, tx pgx.Tx, linkID string) (File, e
 			return File{}, problem.New(problem.CodeUnauthenticated, "The password in %s is wrong.", PasswordHeader)
 		}
 	}
+
 	if _, err := tx.Exec(ctx, `UPDATE file_share_links SET download_count = download_count + 1 WHERE id = $1`, linkID); err != nil {
 		return File{}, fmt.Errorf("count share download: %w", err)
 	}

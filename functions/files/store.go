@@ -99,8 +99,8 @@ func getFolder(ctx context.Context, tx pgx.Tx, id string, forUpdate bool) (Folde
 	return f, nil
 }
 
-// resolveFolder checks an optional folder id from a request field: nil or
-// empty is the root; an unknown id is a 422 naming field, because the
+// resolveFolder checks an optional folder id from a request field. Nil or
+// empty means the root. An unknown id is a 422 naming field, because the
 // request, not the URL, is wrong.
 func resolveFolder(ctx context.Context, tx pgx.Tx, field string, id *string) (*string, error) {
 	if id == nil || *id == "" {

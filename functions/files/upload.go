@@ -44,7 +44,8 @@ type UploadForm struct {
 	File     []byte `json:"file" format:"binary" doc:"The content, as the last part."`
 }
 
-// uploadForm is what precedes the file part of a multipart upload.
+// uploadForm contains the form fields that precede the file part of a
+// multipart upload.
 type uploadForm struct {
 	folderID *string
 	embed    bool
@@ -196,7 +197,7 @@ func nameConflict(name string) error {
 		Fields: []problem.FieldError{{Field: "name", Code: "conflict", Message: "already exists in this folder"}}}
 }
 
-// storedBlob is what streaming the content produced.
+// storedBlob is the result of streaming the content to a blob.
 type storedBlob struct {
 	size        int64
 	sha256      string

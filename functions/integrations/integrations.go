@@ -47,7 +47,7 @@ type Options struct {
 	Logger *slog.Logger
 }
 
-// Module holds the relay and the webhook service that the routes and the
+// Module contains the relay and the webhook service that the routes and the
 // functions share.
 type Module struct {
 	Relay    *events.Relay
@@ -105,8 +105,9 @@ func newPublisher(cfg config.Config, pool *pgxpool.Pool) queue.Publisher {
 	return &lazyServiceBus{cfg: cfg}
 }
 
-// lazyServiceBus creates the Service Bus client on the first Publish, so
-// that building the module never fails and never reaches Azure.
+// lazyServiceBus is a Service Bus publisher that creates its client on the
+// first Publish, so building the module makes no call to Azure and cannot
+// fail on a Service Bus error.
 type lazyServiceBus struct {
 	cfg  config.Config
 	once sync.Once

@@ -17,6 +17,7 @@ func (h *Handlers) listAudit(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
 	f := audit.Filter{ActorID: q.Get("actor_id"), Action: q.Get("action"), TargetType: q.Get("target_type"),
 		TargetID: q.Get("target_id"), After: page.After, Limit: page.Limit + 1}
+
 	var fields []problem.FieldError
 	for name, dst := range map[string]**time.Time{"since": &f.Since, "until": &f.Until} {
 		raw := q.Get(name)
@@ -33,6 +34,7 @@ func (h *Handlers) listAudit(w http.ResponseWriter, r *http.Request) error {
 	if len(fields) > 0 {
 		return problem.Invalid(fields...)
 	}
+
 	caller, tx, err := begin(r)
 	if err != nil {
 		return err

@@ -65,8 +65,8 @@ func begin(r *http.Request) (*request.Principal, pgx.Tx, error) {
 	return request.PrincipalFrom(r.Context()), tx, nil
 }
 
-// requireHolds rejects the change unless the caller holds every capability
-// in want: nobody grants or takes away rights they do not have themselves.
+// requireHolds rejects the change unless the caller has every capability in
+// want, so that no caller grants or revokes a capability it does not have.
 func requireHolds(caller *request.Principal, want []string, what string) error {
 	missing := rbac.Missing(caller.Scopes, want)
 	if len(missing) == 0 {

@@ -233,6 +233,7 @@ func (h *Handlers) listUnitMembers(w http.ResponseWriter, r *http.Request) error
 		return err
 	}
 	subunits := r.URL.Query().Get("include_subunits") == "true"
+
 	caller, tx, err := begin(r)
 	if err != nil {
 		return err
@@ -242,6 +243,7 @@ func (h *Handlers) listUnitMembers(w http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		return err
 	}
+
 	pattern := unit.path
 	if subunits {
 		pattern = likePrefix(unit.path)

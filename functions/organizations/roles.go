@@ -255,6 +255,7 @@ func (h *Handlers) deleteRole(w http.ResponseWriter, r *http.Request) error {
 	if err := requireHolds(caller, role.Capabilities, "delete this role"); err != nil {
 		return err
 	}
+
 	var inUse int
 	if err := tx.QueryRow(ctx, `SELECT count(*) FROM memberships WHERE tenant_id = $1 AND role_id = $2`, caller.TenantID, role.ID).Scan(&inUse); err != nil {
 		return problem.Wrap(err, "count role holders")
@@ -262,6 +263,7 @@ func (h *Handlers) deleteRole(w http.ResponseWriter, r *http.Request) error {
 	if inUse > 0 {
 		return problem.New(problem.CodeConflict, "Role %q is held by %d memberships; change or remove them first.", role.ID, inUse)
 	}
+
 	if _, err := tx.Exec(ctx, `DELETE FROM roles WHERE tenant_id = $1 AND id = $2`, caller.TenantID, role.ID); err != nil {
 		return problem.Wrap(err, "delete role")
 	}

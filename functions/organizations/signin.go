@@ -47,9 +47,9 @@ func (h *Handlers) getSignIn(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// updateSignIn changes who can sign in to the tenant. Whoever controls the
-// linked directory controls the tenant's users, so only a caller holding
-// every capability may change it.
+// updateSignIn changes the tenant's sign-in settings. The linked directory
+// controls the tenant's users, so only a caller with every capability may
+// change it.
 func (h *Handlers) updateSignIn(w http.ResponseWriter, r *http.Request) error {
 	var body UpdateSignInRequest
 	if err := httpx.DecodeJSON(w, r, &body); err != nil {

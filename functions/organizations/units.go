@@ -240,8 +240,8 @@ func (h *Handlers) listSubtree(w http.ResponseWriter, r *http.Request) error {
 }
 
 // likePrefix returns a LIKE pattern matching every string that starts with
-// path. Ids contain no LIKE wildcards, but escaping keeps that an
-// assumption of nobody.
+// path. Ids contain no LIKE wildcards, but the escaping keeps the pattern
+// correct without relying on that.
 func likePrefix(path string) string {
 	r := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
 	return r.Replace(path) + "%"

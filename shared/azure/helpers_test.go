@@ -14,9 +14,10 @@ import (
 )
 
 // identityServer is a local managed identity token endpoint speaking the App
-// Service protocol that the Functions host offers (api-version 2019-08-01):
-// GET IDENTITY_ENDPOINT?resource=R&client_id=C with the X-IDENTITY-HEADER
-// secret, answered with {"access_token", "expires_on" (Unix seconds), ...}.
+// Service protocol that the Functions host offers (api-version 2019-08-01).
+// It serves GET IDENTITY_ENDPOINT?resource=R&client_id=C with the
+// X-IDENTITY-HEADER secret and responds with {"access_token", "expires_on"
+// (Unix seconds), ...}.
 type identityServer struct {
 	*httptest.Server
 	header   string

@@ -14,7 +14,7 @@ import (
 )
 
 // ErrSecretNotFound is wrapped by every error for a secret that the source
-// does not have (Key Vault answered 404, or a local map has no such name).
+// does not have (Key Vault returned 404, or a local map has no such name).
 var ErrSecretNotFound = errors.New("secret not found")
 
 // DefaultSecretTTL is how long a secret read from Key Vault is served from
@@ -108,8 +108,8 @@ func (s *KeyVaultSecrets) Secret(ctx context.Context, name string) (string, erro
 }
 
 // Refresh fetches the current version of the named secret from Key Vault,
-// whatever the cache holds, for example after a credential it protects was
-// rejected. A secret Key Vault no longer has is removed from the cache; after
+// whatever the cache contains, for example after a credential it protects was
+// rejected. A secret Key Vault no longer has is removed from the cache. After
 // any other failure the cached value stays, so a throttled or unreachable
 // vault does not take away a secret that was already loaded.
 func (s *KeyVaultSecrets) Refresh(ctx context.Context, name string) (string, error) {
@@ -151,7 +151,7 @@ func (m MapSecrets) Secret(_ context.Context, name string) (string, error) {
 	return v, nil
 }
 
-// EnvName returns the environment variable that holds the Key Vault secret
+// EnvName returns the environment variable that contains the Key Vault secret
 // name locally: webhook-signing-key is WEBHOOK_SIGNING_KEY.
 func EnvName(secret string) string {
 	return strings.ToUpper(strings.ReplaceAll(secret, "-", "_"))

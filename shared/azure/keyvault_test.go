@@ -17,9 +17,9 @@ import (
 )
 
 // vaultServer is a local Key Vault speaking the secrets REST protocol over
-// TLS: a request without a bearer token gets 401 with the challenge that
-// tells the client which authority and resource to get a token for, and
-// GET /secrets/{name}/?api-version=... returns the current version.
+// TLS. A request without a bearer token gets 401 with the challenge that
+// names the authority and resource to get a token for. GET
+// /secrets/{name}/?api-version=... returns the current version.
 type vaultServer struct {
 	*httptest.Server
 	token string // the only bearer token accepted

@@ -31,7 +31,7 @@ type TokenCacheOptions struct {
 	Now func() time.Time
 }
 
-// TokenCache holds one access token for one scope and fetches a new one from
+// TokenCache stores one access token for one scope and fetches a new one from
 // the credential when the cached one is within RefreshBefore of its expiry.
 // It is safe for concurrent use; concurrent callers share one fetch.
 type TokenCache struct {

@@ -18,7 +18,7 @@ const postgresResource = "https://ossrdbms-aad.database.windows.net"
 // newTestCache returns a PostgreSQL token cache over a local identity
 // endpoint. Tokens live four minutes on the real clock, inside the five
 // minutes in which MSAL treats a cached token as expired, so every refresh
-// the cache asks for reaches the endpoint. The test clock starts ten minutes
+// the cache requests reaches the endpoint. The test clock starts ten minutes
 // behind the real one, which gives each token fourteen minutes of test time.
 func newTestCache(t *testing.T) (*TokenCache, *identityServer, *clock) {
 	t.Helper()

@@ -8,10 +8,10 @@
 //
 // The shapes below follow the host's own serializer
 // (ScriptInvocationContextExtensions.GetHttpScriptInvocationContextValue in
-// Azure/azure-functions-host): a value the host can turn into a JSON object
-// arrives as an object, byte arrays arrive as base64 strings, and every other
+// Azure/azure-functions-host). A value the host can turn into a JSON object
+// arrives as an object, and byte arrays arrive as base64 strings. Every other
 // value, strings, numbers, dates and arrays included, arrives as a JSON string
-// holding that value's own JSON text. So a message id arrives as "\"abc\"", a
+// containing that value's own JSON text. So a message id arrives as "\"abc\"", a
 // delivery count as "1" and a batch's times as "[\"2020-...\",...]". The
 // parsers here accept the encoded and the plain form of each value.
 package customhandler
@@ -30,9 +30,9 @@ const (
 
 // Invocation is one request from the host for a non-HTTP trigger.
 type Invocation struct {
-	// Data holds the trigger and input binding values, keyed by binding name.
+	// Data contains the trigger and input binding values, keyed by binding name.
 	Data map[string]json.RawMessage `json:"Data"`
-	// Metadata holds the trigger metadata, keyed by metadata name, plus "sys".
+	// Metadata contains the trigger metadata, keyed by metadata name, plus "sys".
 	Metadata map[string]json.RawMessage `json:"Metadata"`
 
 	// FunctionName is the function folder name taken from the request path.

@@ -77,9 +77,9 @@ func ParseTimer(inv Invocation, binding Binding) (TimerInfo, error) {
 //     because the host base64-encodes bodies it received as bytes;
 //   - otherwise as the string's UTF-8 bytes.
 //
-// Single messages carry metadata such as MessageId and EnqueuedTimeUtc; a
-// batch carries arrays such as MessageIdArray and EnqueuedTimeUtcArray, whose
-// length must match the number of bodies when present.
+// Single messages carry metadata such as MessageId and EnqueuedTimeUtc. A
+// batch carries arrays such as MessageIdArray and EnqueuedTimeUtcArray, and
+// each array that is present must have one entry per body.
 func ParseServiceBus(inv Invocation, binding Binding) ([]Message, error) {
 	raw, err := triggerValue(inv, binding)
 	if err != nil {
@@ -245,7 +245,7 @@ func singleMetadata(md map[string]json.RawMessage) metadataFields {
 	return out
 }
 
-// batchColumns holds each "<Name>Array" metadata value split into elements.
+// batchColumns contains each "<Name>Array" metadata value split into elements.
 type batchColumns map[string][]json.RawMessage
 
 func batchMetadata(md map[string]json.RawMessage, n int) (batchColumns, error) {

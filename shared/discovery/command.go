@@ -49,12 +49,14 @@ func openapiCommand(reg *registry.Registry, opts openapi.Options, args []string,
 	pluginName := fs.String("plugin", "", "write only this plugin's document (default: the combined document)")
 	format := fs.String("format", "", "json or yaml (default: json on stdout, both with --out)")
 	out := fs.String("out", "", "folder to write the files into (default: stdout)")
+
 	if err := fs.Parse(args); err != nil {
 		return fmt.Errorf("openapi: %w; usage: openapi [--plugin P] [--format json|yaml] [--out DIR]", err)
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("openapi: unexpected argument %q", fs.Arg(0))
 	}
+
 	formats := []openapi.Format{openapi.FormatJSON, openapi.FormatYAML}
 	if *format != "" {
 		f, err := openapi.ParseFormat(*format)
@@ -65,11 +67,13 @@ func openapiCommand(reg *registry.Registry, opts openapi.Options, args []string,
 	} else if *out == "" {
 		formats = formats[:1]
 	}
+
 	opts.Plugin = *pluginName
 	doc, err := openapi.Generate(reg, opts)
 	if err != nil {
 		return fmt.Errorf("openapi: %w", err)
 	}
+
 	for _, f := range formats {
 		body, err := openapi.Encode(doc, f)
 		if err != nil {

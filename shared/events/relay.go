@@ -28,9 +28,9 @@ type Relay struct {
 	Logger    *slog.Logger
 	// Now is the clock; default time.Now.
 	Now func() time.Time
-	// Grace is how old an unpublished event must be before RepublishMissed
-	// takes it, so the timer does not race the after-commit publish;
-	// default 30 seconds.
+	// Grace is the minimum age of an unpublished event before RepublishMissed
+	// takes it, so the timer does not race the after-commit publish. The
+	// default is 30 seconds.
 	Grace time.Duration
 	// BatchSize bounds the events RepublishMissed reads per query; default 500.
 	BatchSize int

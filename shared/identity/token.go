@@ -4,8 +4,8 @@
 //
 // Keys are fetched and cached by github.com/MicahParks/keyfunc/v3. The set
 // is refreshed in the background every RefreshInterval. A token signed by a
-// key id the cache lacks triggers one refresh, at most once per
-// UnknownKeyRefreshEvery. So a rotated key is picked up without a restart,
+// key id missing from the cache triggers one refresh, at most once per
+// UnknownKeyRefreshEvery (a rate.Limiter enforces this). So a rotated key is picked up without a restart,
 // and a stream of forged key ids cannot make the service flood the issuer.
 package identity
 
@@ -126,8 +126,8 @@ func NewValidator(ctx context.Context, opts ValidatorOptions) (*Validator, error
 	return &Validator{opts: opts, ctx: ctx, parser: parser}, nil
 }
 
-// Validate returns the claims of a valid token, or a 401 problem that says
-// what is wrong with it.
+// Validate returns the claims of a valid token, or a 401 problem that
+// describes what is wrong with it.
 func (v *Validator) Validate(ctx context.Context, token string) (Claims, error) {
 	var header struct {
 		Alg string `json:"alg"`

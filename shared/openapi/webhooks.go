@@ -76,6 +76,7 @@ func (g *generator) eventEnvelope(e EventType) (*openapi3.SchemaRef, error) {
 	if _, taken := g.schemas.schemas[name]; taken {
 		return nil, fmt.Errorf("event %s: schema name %q is already used", e.Type, name)
 	}
+
 	typ := openapi3.NewStringSchema()
 	typ.Enum = []any{e.Type}
 	typ.Description = "The event type."
@@ -90,6 +91,7 @@ func (g *generator) eventEnvelope(e EventType) (*openapi3.SchemaRef, error) {
 	}
 	tenant := openapi3.NewStringSchema()
 	tenant.Description = "Id of the tenant whose change emitted the event."
+
 	envelope := openapi3.NewObjectSchema()
 	envelope.Description = e.Summary
 	envelope.Properties = openapi3.Schemas{

@@ -13,8 +13,8 @@ import (
 	"github.com/booga-enterprise/functions/shared/queue"
 )
 
-// recordingPublisher stands in for Service Bus: it records what it accepts,
-// and fails while failing is set.
+// recordingPublisher is a fake Service Bus publisher. It records the
+// messages it accepts, and fails while failing is set.
 type recordingPublisher struct {
 	mu      sync.Mutex
 	sent    map[string][]queue.Message

@@ -2,12 +2,15 @@
 // implemented over Service Bus in Azure and over the PostgreSQL table
 // queue_messages in local mode, where Store is also the consumer.
 //
-// Store's consumer mirrors Service Bus peek-lock semantics: Receive leases
-// messages by moving visible_at forward and counting the delivery; Complete
-// deletes; Abandon makes the message visible again after a delay; a message
-// whose lease ends without either becomes visible again by itself; and a
-// message that has been delivered MaxDeliveryCount times is dead-lettered
-// instead of being delivered again.
+// Store's consumer mirrors Service Bus peek-lock semantics:
+//   - Receive leases messages by moving visible_at forward and counting the
+//     delivery.
+//   - Complete deletes the message.
+//   - Abandon makes the message visible again after a delay.
+//   - A message whose lease ends without either becomes visible again by
+//     itself.
+//   - A message that has been delivered MaxDeliveryCount times is
+//     dead-lettered instead of being delivered again.
 package queue
 
 import (

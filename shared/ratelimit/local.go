@@ -58,7 +58,8 @@ func (l *localLimiter) allow(keyID string, perMinute, perHour int, w windows, no
 }
 
 // sweep drops counters of past hours and expired revocation markers, at most
-// once a minute, so memory holds only keys used since the previous hour began.
+// once a minute, so memory contains only keys used since the previous hour
+// began.
 func (l *localLimiter) sweep(w windows) {
 	if w.now.Sub(l.lastSweep) < Minute {
 		return

@@ -28,7 +28,7 @@ const (
 
 // ErrUnavailable is wrapped by the error Allow returns when Redis cannot be
 // reached and the limiter fails closed. That error is a *problem.Error with
-// code service-unavailable, so problem.Write answers 503.
+// code service-unavailable, so problem.Write responds with 503.
 var ErrUnavailable = errors.New("rate limit store unavailable")
 
 // degradedLogEvery is the minimum time between two warnings about decisions
@@ -83,8 +83,8 @@ type Limiter struct {
 	local *localLimiter
 	batch *batcher
 
-	// skipRedisUntil holds the Unix nanoseconds before which Allow uses the
-	// fallback without trying Redis.
+	// skipRedisUntil is the time, in Unix nanoseconds, before which Allow
+	// uses the fallback without trying Redis.
 	skipRedisUntil atomic.Int64
 
 	degradedMu     sync.Mutex
@@ -255,7 +255,7 @@ func (l *Limiter) noteDegraded(now time.Time, cause error) {
 	l.log.Warn("rate limits counted per instance because redis is unreachable", attrs...)
 }
 
-// windows holds the fixed windows that contain now.
+// windows contains the fixed windows that contain now.
 type windows struct {
 	now                    time.Time
 	minuteStart, minuteEnd time.Time

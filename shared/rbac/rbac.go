@@ -4,8 +4,8 @@
 // same strings API-key scopes use, so the pipeline checks users and keys with
 // one test: Principal.Has(route.Capability). A user's effective permissions
 // are the union of the capabilities of the roles of all their memberships,
-// whatever the unit: units say where a person sits, roles say what they may
-// do in the whole tenant.
+// whatever the unit. Units place a person in the organization, and roles
+// grant what they may do in the whole tenant.
 package rbac
 
 import (
@@ -47,9 +47,9 @@ func IsBuiltIn(id string) bool { return slices.Contains(BuiltIn, id) }
 
 // BuiltInRole returns a built-in role with its capabilities, computed from
 // the catalogue so that a capability added to the catalogue reaches the
-// roles at once: owner and admin hold every capability, viewer every
-// ":read" capability except audit:read, member the viewer's plus the
-// content-writing ones.
+// roles at once. Owner and admin have every capability. Viewer has every
+// ":read" capability except audit:read, and member has the viewer's plus
+// the content-writing ones.
 func BuiltInRole(id string) (Role, bool) {
 	all := registry.CapabilityNames()
 	switch id {

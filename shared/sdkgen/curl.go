@@ -186,6 +186,7 @@ booga_uuid() {
 booga_send() {
   local method="$1" url="$2" idem="$3" auth="$4" header_names="$5"
   local headers="$BOOGA_TMP/headers" max="${BOOGA_MAX_RETRIES:-3}" attempt=0 status name wait
+
   : >"$headers"
   echo "Accept: application/json" >>"$headers"
   if [[ "$auth" == 1 ]]; then
@@ -201,6 +202,7 @@ booga_send() {
     [[ -n "${BOOGA_ARGS[$name]:-}" ]] && echo "$name: ${BOOGA_ARGS[$name]}" >>"$headers"
   done
   [[ -n "${BOOGA_HEADERS:-}" ]] && printf '%%s\n' "$BOOGA_HEADERS" >>"$headers"
+
   local args=(-sS -X "$method" -H "@$headers" -o "$BOOGA_TMP/body" -D "$BOOGA_TMP/response-headers" -w '%%{http_code}')
   if [[ -n "${BOOGA_ARGS[data]:-}" ]]; then
     args+=(-H "Content-Type: application/json" --data-binary "${BOOGA_ARGS[data]}")
@@ -211,6 +213,7 @@ booga_send() {
   for part in "${BOOGA_FORM[@]}"; do
     args+=(-F "$part")
   done
+
   while :; do
     status="$(curl "${args[@]}" "$url")" || exit 3
     if [[ "$status" == 429 && "$attempt" -lt "$max" ]]; then
@@ -221,6 +224,7 @@ booga_send() {
     fi
     break
   done
+
   if ((status >= 400)); then
     cat "$BOOGA_TMP/body" >&2
     echo >&2

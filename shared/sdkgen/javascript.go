@@ -62,7 +62,7 @@ const errorClasses = {
   409: ConflictError, 422: ValidationError, 429: RateLimitError,
 };
 
-/** Returns the delay in milliseconds that a Retry-After header asks for. */
+/** Returns the delay in milliseconds that a Retry-After header requests. */
 export function retryAfterMs(value, now = Date.now()) {
   if (!value) return 1000;
   if (/^\d+$/.test(value.trim())) return Number(value.trim()) * 1000;

@@ -214,6 +214,7 @@ func pmRequestFor(op *operation, vars map[string]string, rename map[string]strin
 	for _, p := range op.PathParams {
 		examples[p.Name] = p.Example
 	}
+
 	for i, s := range segments {
 		if strings.HasPrefix(s, "{") {
 			name := strings.Trim(s, "{}")
@@ -228,6 +229,7 @@ func pmRequestFor(op *operation, vars map[string]string, rename map[string]strin
 			}
 		}
 	}
+
 	req.URL.Host = []string{"{{baseUrl}}"}
 	req.URL.Path = segments
 	var query []string
@@ -243,6 +245,7 @@ func pmRequestFor(op *operation, vars map[string]string, rename map[string]strin
 	if len(query) > 0 {
 		req.URL.Raw += "?" + strings.Join(query, "&")
 	}
+
 	if op.Idempotent {
 		req.Header = append(req.Header, pmVariable{Key: "Idempotency-Key", Value: "{{idempotencyKey}}"})
 	}
@@ -284,7 +287,7 @@ func pmOperation(step pmStep, vars map[string]string) (pmItem, error) {
 		list := strings.Join(codes, ", ")
 		tests = []string{
 			`if (pm.response.code === 429) return;`,
-			fmt.Sprintf(`pm.test("%s answers one of %s", () => pm.expect(pm.response.code).to.be.oneOf([%s]));`, op.ID, list, list),
+			fmt.Sprintf(`pm.test("%s responds with one of %s", () => pm.expect(pm.response.code).to.be.oneOf([%s]));`, op.ID, list, list),
 			fmt.Sprintf(`if (pm.response.code !== %d) return;`, op.Success),
 		}
 	}
@@ -395,7 +398,7 @@ func pmProblemChecks(ops []*operation) []pmItem {
 	return out
 }
 
-// pmResourceVariable names the collection variable that holds the id of the
+// pmResourceVariable names the collection variable that stores the id of the
 // last resource created in the collection named by segment ("roles" gives
 // "roles_id"). One variable per collection keeps the ids of different
 // resources apart.
@@ -498,7 +501,7 @@ func exampleValue(ref *openapi3.SchemaRef, depth int, vars map[string]string) an
 // example, and a run sets it to a real receiver.
 const callbackURLVariable = "callbackUrl"
 
-// pmURLProperty reports whether the body property name holds a URL: a
+// pmURLProperty reports whether the body property name contains a URL: a
 // string with format uri, or named "url" or "..._url".
 func pmURLProperty(name string, p *openapi3.SchemaRef) bool {
 	if p.Value == nil || p.Value.Type == nil || !p.Value.Type.Is(openapi3.TypeString) {

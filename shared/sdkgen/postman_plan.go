@@ -23,10 +23,10 @@ type pmStep struct {
 }
 
 // pmPlan orders the operations and decides what each one captures:
-//   - A create (POST returning 201 whose path is followed by an item path
-//     "<path>/{param}") stores the new resource's id in the variable that
-//     item path uses, and any field named like a path parameter other than
-//     an id ("token") in that parameter's variable.
+//   - A create is a POST returning 201 whose path is followed by an item
+//     path "<path>/{param}". It stores the new resource's id in the variable
+//     that item path uses. It stores any field named like a path parameter
+//     other than an id ("token") in that parameter's variable.
 //   - A list whose item path has no create, such as webhook deliveries made
 //     in the background, stores the first item's field named like the item
 //     path's parameter, else its id.
@@ -111,9 +111,9 @@ func pmPlan(sorted []*operation) []pmStep {
 	}
 
 	// A variable with neither a create nor a list may still be named in the
-	// body of another request's response, such as the deletion a recursive
-	// DELETE answers 202 with: that request captures the id when its result
-	// is the same schema the item GET returns.
+	// body of another request's response, such as the deletion that a
+	// recursive DELETE returns with 202. That request captures the id when
+	// its result is the same schema the item GET returns.
 	for _, variable := range sortedStrings(paramVars) {
 		if producer[variable] != nil {
 			continue

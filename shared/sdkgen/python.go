@@ -225,7 +225,7 @@ def _error(status: int, raw: bytes, headers: Mapping[str, str]) -> ApiError:
 
 
 def _retry_after(value: Optional[str], now: Callable[[], float] = time.time) -> float:
-    """Return the delay in seconds that a Retry-After header asks for."""
+    """Return the delay in seconds that a Retry-After header requests."""
     if not value:
         return 1.0
     try:

@@ -4,10 +4,10 @@
 // collection.
 //
 // Every SDK sends the API key as a bearer token or in X-API-Key, follows
-// next_cursor on operations marked x-pagination, turns problem responses
-// into typed errors, retries a 429 after the Retry-After delay (up to a set
-// number of retries), and sends an Idempotency-Key on operations marked
-// x-idempotent, generating one when the caller gives none and reusing it
+// next_cursor on operations marked x-pagination and turns problem responses
+// into typed errors. It retries a 429 after the Retry-After delay, up to a
+// set number of retries. On operations marked x-idempotent it sends an
+// Idempotency-Key, generating one when the caller gives none and reusing it
 // on retries. The output depends only on the document, so the same document
 // gives byte-identical files.
 package sdkgen

@@ -46,8 +46,8 @@ var ErrAttemptInFlight = errors.New("webhook delivery has an attempt in flight")
 
 // DeliverBatch runs Deliver for each queue message body, at most
 // Concurrency at a time. A malformed body is logged and dropped, because
-// no retry can fix it. The error joins the failures of the other messages;
-// the caller then fails the invocation and the whole batch is delivered
+// no retry can fix it. The error joins the failures of the other messages.
+// The caller then fails the invocation and the whole batch is delivered
 // again, which repeats no attempt that was recorded.
 func (s *Service) DeliverBatch(ctx context.Context, bodies [][]byte) error {
 	sem := make(chan struct{}, s.concurrency())
@@ -185,7 +185,7 @@ func (s *Service) claim(ctx context.Context, tenantID, deliveryID string) (*clai
 	return c, nil
 }
 
-// result is what one HTTP attempt produced.
+// result is the outcome of one HTTP attempt.
 type result struct {
 	status     int // 0 when no response arrived
 	latency    time.Duration

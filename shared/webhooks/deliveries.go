@@ -77,7 +77,7 @@ type deliveryJob struct {
 	DeliveryID string `json:"delivery_id"`
 }
 
-// deliveryMessage returns the queue message that asks for the next attempt
+// deliveryMessage returns the queue message that requests the next attempt
 // of a delivery, visible from notBefore (zero: at once).
 func deliveryMessage(tenantID, deliveryID, msgID string, notBefore time.Time) (queue.Message, error) {
 	body, err := json.Marshal(deliveryJob{TenantID: tenantID, DeliveryID: deliveryID})

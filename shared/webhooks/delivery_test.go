@@ -41,7 +41,7 @@ func (c *fakeClock) Set(t time.Time) {
 
 func (c *fakeClock) Advance(d time.Duration) { c.Set(c.Now().Add(d)) }
 
-// receiver is a webhook receiver on loopback that answers with the status
+// receiver is a webhook receiver on loopback that responds with the status
 // its respond function returns for the n-th request (1-based).
 type receiver struct {
 	mu      sync.Mutex
@@ -90,8 +90,8 @@ func newHarness(t *testing.T) *harness {
 	t.Helper()
 	pool, _ := pgtest.NewPool(t)
 	// The queue makes messages published without NotBefore visible at the
-	// database's now(), so the test clock starts ahead of the real time;
-	// it is truncated to the microseconds PostgreSQL stores.
+	// database's now(), so the test clock starts ahead of the real time. It
+	// is truncated to microseconds because PostgreSQL stores no finer time.
 	clock := &fakeClock{now: time.Now().Add(time.Second).Truncate(time.Microsecond)}
 	store := queue.NewStore(pool, queue.WithClock(clock.Now))
 	relay := &events.Relay{Pool: pool, Publisher: store, Now: clock.Now}

@@ -128,7 +128,7 @@ func targets(e events.Event) (only, except string) {
 	case events.WebhookTest:
 		_ = json.Unmarshal(e.Data, &ref)
 		if ref.EndpointID == "" {
-			return "-", "" // malformed: deliver to nobody
+			return "-", "" // malformed: deliver to no endpoint
 		}
 		return ref.EndpointID, ""
 	case events.WebhookDeliveryExhausted, events.WebhookEndpointDisabled:

@@ -42,7 +42,7 @@ func (f *fakeResolver) LookupNetIP(_ context.Context, _, host string) ([]netip.A
 	return nil, &net.DNSError{Err: "no such host", Name: host, IsNotFound: true}
 }
 
-// refusedAddrs has one address of every refused range.
+// refusedAddrs contains one address of every forbidden range.
 var refusedAddrs = map[string]string{
 	"loopback":        "127.0.0.1",
 	"loopback6":       "::1",

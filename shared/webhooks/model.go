@@ -49,8 +49,8 @@ type WebhookEndpoint struct {
 	Description string   `json:"description" example:"Production receiver"`
 	EventTypes  []string `json:"event_types" example:"[\"file.*\",\"api_key.revoked\"]"`
 	Enabled     bool     `json:"enabled"`
-	// DisabledReason says why the endpoint is disabled: by request, after
-	// 410 Gone, or after failing for WEBHOOK_DISABLE_AFTER.
+	// DisabledReason is the reason the endpoint is disabled: by request,
+	// after 410 Gone, or after failing for WEBHOOK_DISABLE_AFTER.
 	DisabledReason *string    `json:"disabled_reason"`
 	DisabledAt     *time.Time `json:"disabled_at"`
 	// FailingSince is the first failed attempt since the last success.

@@ -5,10 +5,10 @@ import (
 	"time"
 )
 
-// Schedule is the retry policy of a delivery. Attempt 1 is made at once;
-// attempt n+1 follows attempt n after Delays[n-1], scaled by a random
-// factor in [1-Jitter, 1+Jitter] so that deliveries that failed together do
-// not retry together. MaxAttempts is len(Delays)+1.
+// Schedule is the retry policy of a delivery. Attempt 1 is made at once.
+// Attempt n+1 follows attempt n after Delays[n-1], scaled by a random factor
+// in [1-Jitter, 1+Jitter] so that deliveries that failed together do not
+// retry together. MaxAttempts is len(Delays)+1.
 type Schedule struct {
 	Delays []time.Duration
 	Jitter float64

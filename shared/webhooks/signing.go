@@ -1,9 +1,9 @@
 // Package webhooks delivers events to tenants' HTTPS endpoints, signed per
-// the Standard Webhooks specification 1.0 (github.com/standard-webhooks):
-// subscriptions and their secrets, the fan-out from the events topic to
-// one delivery per matching endpoint, the delivery itself with retries and
-// attempt records, and the dial-time guard against server-side request
-// forgery.
+// the Standard Webhooks specification 1.0 (github.com/standard-webhooks).
+// It contains the subscriptions and their secrets, and the fan-out from the
+// events topic to one delivery per matching endpoint. It also contains the
+// delivery itself with retries and attempt records, and the dial-time guard
+// against server-side request forgery.
 package webhooks
 
 import (

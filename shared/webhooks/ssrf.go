@@ -25,12 +25,12 @@ type Resolver interface {
 // Guard decides which URLs and addresses webhooks may reach. It is applied
 // when a subscription is saved and again for every address at connect time,
 // so a name that resolved to a public address when it was saved and to an
-// internal one later (DNS rebinding) is still refused.
+// internal one later (DNS rebinding) is still rejected.
 type Guard struct {
 	// RequireHTTPS rejects http:// URLs; set outside local and dev.
 	RequireHTTPS bool
 	// AllowLoopback permits 127.0.0.0/8 and ::1, for tests and local
-	// development only. Every other refused range stays refused.
+	// development only. Every other forbidden range stays forbidden.
 	AllowLoopback bool
 	// Resolver defaults to net.DefaultResolver.
 	Resolver Resolver
@@ -145,16 +145,17 @@ func (g *Guard) checkHost(ctx context.Context, host string) error {
 	}
 	for _, a := range addrs {
 		if err := g.CheckAddr(a); err != nil {
-			return fmt.Errorf("host %q resolves to a refused address: %w", host, err)
+			return fmt.Errorf("host %q resolves to a forbidden address: %w", host, err)
 		}
 	}
 	return nil
 }
 
 // DialContext resolves addr's host with the Guard's resolver and connects to
-// the first allowed address that answers. Every resolved address is checked,
-// and the socket's Control hook checks the address actually dialled once
-// more, so no lookup path can slip an internal address through.
+// the first allowed address that accepts the connection. Every resolved
+// address is checked, and the socket's Control hook checks the address
+// actually dialled once more, so no lookup path can slip an internal
+// address through.
 func (g *Guard) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {

@@ -272,6 +272,7 @@ func (s *Service) Redeliver(ctx context.Context, tx pgx.Tx, tenantID, endpointID
 	if err != nil {
 		return WebhookDelivery{}, err
 	}
+
 	now := s.now()
 	tag, err := tx.Exec(ctx, `UPDATE webhook_deliveries
 		SET status = 'pending', next_attempt_at = $3, lease_until = NULL, manual_pending = true,
@@ -283,6 +284,7 @@ func (s *Service) Redeliver(ctx context.Context, tx pgx.Tx, tenantID, endpointID
 	if tag.RowsAffected() == 0 {
 		return WebhookDelivery{}, problem.New(problem.CodeConflict, "Delivery %q has an attempt in flight; try again when it is recorded.", id)
 	}
+
 	// A fresh message id: the scheduled retry's message, if any, keeps its
 	// own id and finds the delivery already handled when it arrives.
 	msg, err := deliveryMessage(tenantID, id, ids.New(ids.Message), time.Time{})

@@ -58,9 +58,9 @@ func (c *Contract) Do(t testing.TB, req *http.Request) (int, []byte) {
 
 	options := &openapi3filter.Options{IncludeResponseStatus: true, MultiError: true}
 	if documented := route.Operation.Responses.Value(strconv.Itoa(resp.StatusCode)); documented != nil && documented.Value != nil {
-		// A body documented as */* (a file download) is whatever media type
-		// the file has; openapi3filter has no decoder for most of them, and
-		// a string schema says nothing about the bytes anyway.
+		// A body documented as */* (a file download) has the media type of
+		// the file. openapi3filter has no decoder for most of them, and a
+		// string schema does not constrain the bytes anyway.
 		if content := documented.Value.Content; len(content) == 1 && content["*/*"] != nil {
 			options.ExcludeResponseBody = true
 		}

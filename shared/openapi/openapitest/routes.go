@@ -89,7 +89,7 @@ type Health struct {
 	Status string `json:"status" enum:"ok,degraded" doc:"Overall state." example:"ok"`
 }
 
-// Store holds the keys of the in-memory handlers, newest first by id.
+// Store contains the keys of the in-memory handlers, newest first by id.
 type Store struct {
 	mu   sync.Mutex
 	keys map[string]*Key
@@ -173,6 +173,7 @@ func (s *Store) create(w http.ResponseWriter, r *http.Request) error {
 	if len(fields) > 0 {
 		return problem.Invalid(fields...)
 	}
+
 	perMinute := 600
 	if req.RateLimitPerMinute != nil {
 		perMinute = *req.RateLimitPerMinute
@@ -181,6 +182,7 @@ func (s *Store) create(w http.ResponseWriter, r *http.Request) error {
 	if allowed == nil {
 		allowed = []string{}
 	}
+
 	secret := newSecret()
 	key := &Key{ID: ids.New("key"), Name: req.Name, Prefix: secret[:12], Scopes: req.Scopes, Status: "active",
 		AllowedIPs: allowed, RateLimitPerMinute: perMinute, RateLimitPerHour: 20000, ExpiresAt: req.ExpiresAt, CreatedAt: s.now().UTC()}
@@ -256,12 +258,14 @@ func (s *Store) update(w http.ResponseWriter, r *http.Request) error {
 	if req.Status != "" && req.Status != "revoked" {
 		return problem.Invalid(problem.FieldError{Field: "status", Code: "enum", Message: "may only be set to revoked"})
 	}
+
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	k, ok := s.keys[r.PathValue("id")]
 	if !ok {
 		return problem.NotFound("API key", r.PathValue("id"))
 	}
+
 	if req.Name != nil {
 		k.Name = *req.Name
 	}

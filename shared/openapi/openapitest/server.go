@@ -19,8 +19,8 @@ import (
 // APIKey is the only key the test server accepts.
 const APIKey = "bk_test_openapi_harness_key_0123456789abcdef"
 
-// ThrottleHeader makes the server answer 429 with Retry-After: 1 to the first
-// request carrying each distinct value, and serve the retries normally.
+// ThrottleHeader makes the server respond with 429 and Retry-After: 1 to the
+// first request carrying each distinct value, and serve the retries normally.
 const ThrottleHeader = "X-Test-Throttle"
 
 // Attempt is one request the server saw with a ThrottleHeader value.
