@@ -268,7 +268,7 @@ var appSettings = {
   USAGE_FLUSH_INTERVAL: '200ms'
   USAGE_BUFFER_SIZE: '10000'
   USAGE_BATCH_SIZE: '500'
-  USAGE_STREAM_MAX_LEN: '1000000'
+  USAGE_STREAM_MAX_LEN: '100000'
   AZURE_CLIENT_ID: identity.properties.clientId
   KEY_VAULT_URL: keyVault.outputs.uri
   KEY_VAULT_SECRET_TTL: '5m'

@@ -57,7 +57,7 @@ var settings = []Setting{
 	{Name: "USAGE_FLUSH_INTERVAL", Default: "200ms", Description: "How often buffered usage records are written to the Redis stream."},
 	{Name: "USAGE_BUFFER_SIZE", Default: "10000", Description: "Usage records buffered in memory per instance; records beyond it are dropped and counted."},
 	{Name: "USAGE_BATCH_SIZE", Default: "500", Description: "Usage records written to Redis in one pipelined flush, or read from the stream in one drain step."},
-	{Name: "USAGE_STREAM_MAX_LEN", Default: "1000000", Description: "Approximate maximum length of the usage Redis stream (XADD MAXLEN ~). Entries trimmed before a drain reads them are lost, so keep it above the largest expected backlog."},
+	{Name: "USAGE_STREAM_MAX_LEN", Default: "100000", Description: "Approximate maximum number of entries in the usage Redis stream (XADD MAXLEN ~); each entry is one flushed batch of up to USAGE_BATCH_SIZE records. Entries trimmed before a drain reads them are lost, so keep it above the largest expected backlog."},
 
 	// Azure access. Locally all of these stay empty or at their defaults and the
 	// platform uses DATABASE_URL and REDIS_URL with passwords, the PostgreSQL
@@ -186,7 +186,7 @@ func LoadFrom(lookup LookupFunc) (Config, error) {
 		APIDocsFile:        r.str("API_DOCS_FILE"),
 		UsageBufferSize:    r.integer("USAGE_BUFFER_SIZE", 1, 10_000_000),
 		UsageBatchSize:     r.integer("USAGE_BATCH_SIZE", 1, 100_000),
-		UsageStreamMaxLen:  r.integer("USAGE_STREAM_MAX_LEN", 1000, 1_000_000_000),
+		UsageStreamMaxLen:  r.integer("USAGE_STREAM_MAX_LEN", 100, 1_000_000_000),
 
 		AzureClientID:       r.str("AZURE_CLIENT_ID"),
 		DatabaseAuth:        r.authMode("DATABASE_AUTH"),

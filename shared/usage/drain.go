@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -195,23 +196,25 @@ func (d *drainer) claimIdle(ctx context.Context) ([]redis.XMessage, error) {
 	return nil, nil
 }
 
-// store inserts msgs per tenant and acknowledges each tenant's entries after
-// its commit. Entries that cannot be decoded are acknowledged and deleted at
-// once, because retrying cannot fix them.
+// store inserts the records of msgs per tenant and acknowledges the entries
+// once every tenant's transaction has committed, because one entry can hold
+// records of several tenants. Entries that cannot be decoded are
+// acknowledged and deleted at once, because retrying cannot fix them.
 func (d *drainer) store(ctx context.Context, msgs []redis.XMessage, res *DrainResult) error {
 	res.Reclaimed = d.reclaimed
 	byTenant := map[string][]Record{}
-	entryIDs := map[string][]string{}
-	var malformed []string
+	var stored, malformed []string
 	for _, m := range msgs {
-		rec, err := decodeEntry(m)
+		recs, err := decodeEntry(m)
 		if err != nil {
 			d.opts.Logger.Warn("usage drain deleted a malformed entry", "entry_id", m.ID, "stream", d.opts.Stream, "error", err.Error())
 			malformed = append(malformed, m.ID)
 			continue
 		}
-		byTenant[rec.TenantID] = append(byTenant[rec.TenantID], rec)
-		entryIDs[rec.TenantID] = append(entryIDs[rec.TenantID], m.ID)
+		for _, rec := range recs {
+			byTenant[rec.TenantID] = append(byTenant[rec.TenantID], rec)
+		}
+		stored = append(stored, m.ID)
 	}
 	if len(malformed) > 0 {
 		if err := d.ack(ctx, malformed); err != nil {
@@ -221,7 +224,8 @@ func (d *drainer) store(ctx context.Context, msgs []redis.XMessage, res *DrainRe
 		res.Acked += len(malformed)
 	}
 
-	for tenantID, recs := range byTenant {
+	for _, tenantID := range sortedKeys(byTenant) {
+		recs := byTenant[tenantID]
 		var inserted int
 		err := postgres.InTenant(ctx, d.pool, tenantID, func(tx pgx.Tx) error {
 			n, err := insertTenantRecords(ctx, tx, recs)
@@ -229,22 +233,35 @@ func (d *drainer) store(ctx context.Context, msgs []redis.XMessage, res *DrainRe
 			return err
 		})
 		if err != nil {
+			// The entries stay pending; a later drain stores them again and
+			// skips the records already committed here.
 			return fmt.Errorf("store usage entries of tenant %s: %w", tenantID, err)
 		}
 		res.Inserted += inserted
 		res.Duplicates += len(recs) - inserted
-
-		if d.opts.afterCommit != nil {
-			if err := d.opts.afterCommit(entryIDs[tenantID]); err != nil {
-				return err
-			}
-		}
-		if err := d.ack(ctx, entryIDs[tenantID]); err != nil {
+	}
+	if len(stored) == 0 {
+		return nil
+	}
+	if d.opts.afterCommit != nil {
+		if err := d.opts.afterCommit(stored); err != nil {
 			return err
 		}
-		res.Acked += len(entryIDs[tenantID])
 	}
+	if err := d.ack(ctx, stored); err != nil {
+		return err
+	}
+	res.Acked += len(stored)
 	return nil
+}
+
+func sortedKeys(m map[string][]Record) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }
 
 // ack acknowledges entryIDs and deletes them from the stream in one
@@ -261,17 +278,30 @@ func (d *drainer) ack(ctx context.Context, entryIDs []string) error {
 	return nil
 }
 
-func decodeEntry(m redis.XMessage) (Record, error) {
-	raw, ok := m.Values[streamField].(string)
-	if !ok {
-		return Record{}, fmt.Errorf("entry has no %q field", streamField)
+// decodeEntry reads the records of one stream entry: a batch in the field
+// batchField, or a single record in streamField as older recorders wrote.
+func decodeEntry(m redis.XMessage) ([]Record, error) {
+	var recs []Record
+	if raw, ok := m.Values[batchField].(string); ok {
+		if err := json.Unmarshal([]byte(raw), &recs); err != nil {
+			return nil, fmt.Errorf("decode entry: %w", err)
+		}
+	} else if raw, ok := m.Values[streamField].(string); ok {
+		var rec Record
+		if err := json.Unmarshal([]byte(raw), &rec); err != nil {
+			return nil, fmt.Errorf("decode entry: %w", err)
+		}
+		recs = []Record{rec}
+	} else {
+		return nil, fmt.Errorf("entry has neither a %q nor a %q field", batchField, streamField)
 	}
-	var rec Record
-	if err := json.Unmarshal([]byte(raw), &rec); err != nil {
-		return Record{}, fmt.Errorf("decode entry: %w", err)
+	if len(recs) == 0 {
+		return nil, errors.New("entry holds no record")
 	}
-	if rec.ID == "" || rec.TenantID == "" {
-		return Record{}, errors.New("entry has no id or tenant_id")
+	for _, rec := range recs {
+		if rec.ID == "" || rec.TenantID == "" {
+			return nil, errors.New("entry has a record without id or tenant_id")
+		}
 	}
-	return rec, nil
+	return recs, nil
 }

@@ -9,26 +9,54 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/booga-enterprise/functions/shared/ids"
 	"github.com/stretchr/testify/require"
 )
 
-// fillStream writes n records of each tenant to stream through a Recorder.
+// fillStream writes n records of each tenant to stream, one entry per
+// record, so that entry counts equal record counts in the tests below.
 func fillStream(t *testing.T, rdb *redis.Client, stream string, n int, tenants ...string) {
 	t.Helper()
 	before := streamLen(t, rdb, stream)
-	r := NewRecorder(rdb, nil, RecorderOptions{Stream: stream, BatchSize: 100, Logger: discardLogger()})
 	for _, tenant := range tenants {
 		for i := range n {
-			r.Record(sampleRecord(tenant, i))
+			rec := sampleRecord(tenant, i)
+			rec.ID = ids.New(ids.Usage)
+			data, err := json.Marshal(rec)
+			require.NoError(t, err)
+			require.NoError(t, rdb.XAdd(context.Background(), &redis.XAddArgs{Stream: stream, Values: []any{streamField, data}}).Err())
 		}
 	}
-	require.NoError(t, r.Close(context.Background()))
 	require.Equal(t, before+int64(n*len(tenants)), streamLen(t, rdb, stream))
 }
 
 func TestDrain(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
+
+	t.Run("BatchEntriesAcrossTenants", func(t *testing.T) {
+		t.Parallel()
+		pool, admin := testPool(t)
+		rdb, stream := testRedis(t)
+		r := NewRecorder(rdb, nil, RecorderOptions{Stream: stream, BatchSize: 25, Logger: discardLogger()})
+		for i := range 40 {
+			r.Record(sampleRecord("ten_a", i))
+			r.Record(sampleRecord("ten_b", i))
+		}
+		require.NoError(t, r.Close(ctx))
+		entries := streamLen(t, rdb, stream)
+		require.Equal(t, int64(4), entries, "80 records in batches of 25")
+
+		res, err := Drain(ctx, pool, rdb, DrainOptions{Stream: stream, Consumer: "c1", Logger: discardLogger()})
+		require.NoError(t, err)
+		require.Equal(t, 4, res.Read)
+		require.Equal(t, 80, res.Inserted)
+		require.Equal(t, 4, res.Acked)
+		require.Equal(t, 40, countRows(t, admin, "ten_a"))
+		require.Equal(t, 40, countRows(t, admin, "ten_b"))
+		require.Zero(t, streamLen(t, rdb, stream))
+	})
 
 	t.Run("MovesEntriesToPostgres", func(t *testing.T) {
 		t.Parallel()

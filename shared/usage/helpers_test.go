@@ -108,6 +108,25 @@ func streamLen(t testing.TB, rdb *redis.Client, stream string) int64 {
 	return n
 }
 
+// streamRecords decodes every record in stream, in entry order.
+func streamRecords(t testing.TB, rdb *redis.Client, stream string) []Record {
+	t.Helper()
+	entries, err := rdb.XRange(context.Background(), stream, "-", "+").Result()
+	require.NoError(t, err)
+	var out []Record
+	for _, e := range entries {
+		recs, err := decodeEntry(e)
+		require.NoError(t, err)
+		out = append(out, recs...)
+	}
+	return out
+}
+
+func recordCount(t testing.TB, rdb *redis.Client, stream string) int64 {
+	t.Helper()
+	return int64(len(streamRecords(t, rdb, stream)))
+}
+
 func pendingCount(t testing.TB, rdb *redis.Client, stream, group string) int64 {
 	t.Helper()
 	p, err := rdb.XPending(context.Background(), stream, group).Result()

@@ -20,7 +20,7 @@ const (
 	DefaultBufferSize    = 10_000
 	DefaultBatchSize     = 500
 	DefaultFlushInterval = 200 * time.Millisecond
-	DefaultStreamMaxLen  = 1_000_000
+	DefaultStreamMaxLen  = 100_000
 )
 
 // flushTimeout bounds one flush, Redis and PostgreSQL fallback together.
@@ -29,7 +29,13 @@ const flushTimeout = 10 * time.Second
 // warnEvery is the minimum time between two warnings of the same kind.
 const warnEvery = 30 * time.Second
 
-// streamField is the one field of a stream entry; its value is the record as JSON.
+// batchField is the field of a stream entry whose value is a JSON array of
+// records: one entry per flushed batch, so Redis runs one command per batch
+// rather than one per request.
+const batchField = "b"
+
+// streamField is the field of an entry with one record, as written before
+// batches; Drain still reads it.
 const streamField = "r"
 
 // RecorderOptions configures a Recorder. Zero fields take the defaults above.
@@ -263,16 +269,17 @@ func (r *Recorder) flush(batch []Record) {
 
 func (r *Recorder) appendToStream(ctx context.Context, recs []Record) error {
 	pipe := r.rdb.Pipeline()
-	for _, rec := range recs {
-		data, err := json.Marshal(rec)
+	for start := 0; start < len(recs); start += r.batch {
+		chunk := recs[start:min(start+r.batch, len(recs))]
+		data, err := json.Marshal(chunk)
 		if err != nil {
-			return fmt.Errorf("encode usage record %s: %w", rec.ID, err)
+			return fmt.Errorf("encode %d usage records: %w", len(chunk), err)
 		}
 		pipe.XAdd(ctx, &redis.XAddArgs{
 			Stream: r.stream,
 			MaxLen: r.maxLen,
 			Approx: true,
-			Values: []any{streamField, data},
+			Values: []any{batchField, data},
 		})
 	}
 	if _, err := pipe.Exec(ctx); err != nil {

@@ -2,7 +2,6 @@ package usage
 
 import (
 	"context"
-	"encoding/json"
 	"log/slog"
 	"strings"
 	"testing"
@@ -30,11 +29,11 @@ func TestRecorder_Record(t *testing.T) {
 
 		entries, err := rdb.XRange(ctx, stream, "-", "+").Result()
 		require.NoError(t, err)
-		require.Len(t, entries, 3)
+		require.Len(t, entries, 1, "one batch is one stream entry")
+		recs := streamRecords(t, rdb, stream)
+		require.Len(t, recs, 3)
 		seen := map[string]bool{}
-		for i, e := range entries {
-			var rec Record
-			require.NoError(t, json.Unmarshal([]byte(e.Values[streamField].(string)), &rec))
+		for i, rec := range recs {
 			require.True(t, ids.Valid(ids.Usage, rec.ID), "entry %d has id %q", i, rec.ID)
 			require.False(t, seen[rec.ID], "id %s is repeated", rec.ID)
 			seen[rec.ID] = true
@@ -52,10 +51,10 @@ func TestRecorder_Record(t *testing.T) {
 		r.Record(sampleRecord("ten_a", 1))
 		r.Record(sampleRecord("ten_a", 2))
 		go r.run()
-		require.Eventually(t, func() bool { return streamLen(t, rdb, stream) >= 2 }, 10*time.Second, 5*time.Millisecond,
+		require.Eventually(t, func() bool { return recordCount(t, rdb, stream) >= 2 }, 10*time.Second, 5*time.Millisecond,
 			"a full batch is written without waiting for the hour-long interval")
 		require.NoError(t, r.Close(ctx))
-		require.Equal(t, int64(3), streamLen(t, rdb, stream), "Close writes the partial batch")
+		require.Equal(t, int64(3), recordCount(t, rdb, stream), "Close writes the partial batch")
 	})
 
 	t.Run("StampsMissingTime", func(t *testing.T) {
@@ -66,12 +65,9 @@ func TestRecorder_Record(t *testing.T) {
 		rec.OccurredAt = time.Time{}
 		r.Record(rec)
 		require.NoError(t, r.Close(ctx))
-		entries, err := rdb.XRange(ctx, stream, "-", "+").Result()
-		require.NoError(t, err)
-		require.Len(t, entries, 1)
-		var got Record
-		require.NoError(t, json.Unmarshal([]byte(entries[0].Values[streamField].(string)), &got))
-		require.True(t, recordTime.Equal(got.OccurredAt))
+		recs := streamRecords(t, rdb, stream)
+		require.Len(t, recs, 1)
+		require.True(t, recordTime.Equal(recs[0].OccurredAt))
 	})
 
 	t.Run("FullBufferDrops", func(t *testing.T) {
@@ -87,7 +83,7 @@ func TestRecorder_Record(t *testing.T) {
 
 		go r.run()
 		require.NoError(t, r.Close(ctx))
-		require.Equal(t, int64(2), streamLen(t, rdb, stream))
+		require.Equal(t, int64(2), recordCount(t, rdb, stream))
 	})
 
 	t.Run("AfterCloseDrops", func(t *testing.T) {
@@ -98,7 +94,7 @@ func TestRecorder_Record(t *testing.T) {
 		require.NoError(t, r.Close(ctx), "a second Close returns at once")
 		r.Record(sampleRecord("ten_a", 0))
 		require.Equal(t, int64(1), r.Dropped())
-		require.Zero(t, streamLen(t, rdb, stream))
+		require.Zero(t, recordCount(t, rdb, stream))
 	})
 
 	t.Run("RedisDownWritesPostgres", func(t *testing.T) {
@@ -136,7 +132,7 @@ func TestRecorder_Close(t *testing.T) {
 		r.Record(sampleRecord("ten_a", i))
 	}
 	require.NoError(t, r.Close(context.Background()))
-	require.Equal(t, int64(1200), streamLen(t, rdb, stream), "Close flushes every buffered record")
+	require.Equal(t, int64(1200), recordCount(t, rdb, stream), "Close flushes every buffered record")
 }
 
 func BenchmarkRecorder_Record(b *testing.B) {
