@@ -296,7 +296,7 @@ func decodeEntry(m redis.XMessage) ([]Record, error) {
 		return nil, fmt.Errorf("entry has neither a %q nor a %q field", batchField, streamField)
 	}
 	if len(recs) == 0 {
-		return nil, errors.New("entry holds no record")
+		return nil, errors.New("entry contains no record")
 	}
 	for _, rec := range recs {
 		if rec.ID == "" || rec.TenantID == "" {
