@@ -65,7 +65,7 @@ type appOptions struct {
 }
 
 // newApp connects to PostgreSQL and Redis and registers every route. It does
-// not wait for either service: until they answer, requests fail and
+// not wait for either service: until they respond, requests fail and
 // /api/health reports which one is down.
 func newApp(ctx context.Context, cfg config.Config) (*app, error) {
 	return newAppWith(ctx, cfg, appOptions{})

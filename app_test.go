@@ -405,8 +405,8 @@ func TestDeveloperTenant_KeyEndpointsForbidden(t *testing.T) {
 	require.Empty(t, dev.APIKey, "developer tenants get no key")
 	require.NotEmpty(t, dev.UserID)
 
-	// Developer tenants have no API-key access; a key row planted in one
-	// stands in for a developer-tenant principal until user sign-in exists.
+	// Developer tenants cannot create keys, so a key row planted in one
+	// stands for a developer-tenant caller of the key endpoints.
 	var planted string
 	require.NoError(t, postgres.InTenant(context.Background(), p.app.pool, dev.ID, func(tx pgx.Tx) error {
 		k, err := p.app.keys.CreateAdmin(context.Background(), tx, dev.ID, "planted")

@@ -359,7 +359,7 @@ func organizationCalls(t *testing.T, do func(contractCall) []byte, admin string)
 		do(c)
 	}
 
-	// A recursive delete answers 202 with a deletion to poll.
+	// A recursive delete responds 202 with a deletion to poll.
 	parent := id(do(contractCall{method: "POST", path: org + "/units", key: admin, body: `{"name":"Legacy"}`, want: 201}))
 	do(contractCall{method: "POST", path: org + "/units", key: admin, body: `{"name":"Archive","parent_id":"` + parent + `"}`, want: 201})
 	deletion := id(do(contractCall{method: "DELETE", path: org + "/units/" + parent + "?recursive=true", key: admin, want: 202}))

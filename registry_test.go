@@ -38,7 +38,7 @@ func TestRegistry_MatchesRouter(t *testing.T) {
 		require.NoError(t, err)
 		for _, m := range methods {
 			if m == http.MethodHead && slices.Contains(methods, http.MethodGet) {
-				continue // every GET route also answers HEAD
+				continue // every GET route also serves HEAD
 			}
 			served[m+" "+strings.TrimPrefix(tpl, "/api")] = true
 		}

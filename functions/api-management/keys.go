@@ -199,7 +199,7 @@ type RateLimit struct {
 	Degraded           bool `json:"degraded"`
 }
 
-// currentKey answers from the verified key in memory, with no database round
+// currentKey responds from the verified key in memory, with no database round
 // trip. The key's JSON is encoded once per cache entry, because this endpoint
 // is what clients poll to watch their limits.
 func (h *Handlers) currentKey(w http.ResponseWriter, r *http.Request) error {

@@ -1,5 +1,5 @@
 // Package health is the health function: GET /api/health checks PostgreSQL
-// and Redis and answers 503 when either is down.
+// and Redis and responds 503 when either is down.
 package health
 
 import (

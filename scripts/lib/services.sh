@@ -58,7 +58,7 @@ ensure_postgres() {
       as_root pg_ctlcluster "$version" main start >&2
     for _ in $(seq 1 50); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 0.2; done
   fi
-  # Debian's default pg_hba.conf asks for a password over TCP; give the
+  # Debian's default pg_hba.conf requires a password over TCP, so give the
   # postgres superuser a local-only one when trust is not configured.
   DATABASE_ADMIN_URL="${DATABASE_ADMIN_URL:-postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable}"
   if ! psql "$DATABASE_ADMIN_URL" -qAtc 'SELECT 1' >/dev/null 2>&1; then

@@ -184,7 +184,7 @@ func TestService_OtherTenantIsNotFound(t *testing.T) {
 	require.Equal(t, 1, count)
 }
 
-// A query that forgets its tenant filter still sees only the tenant set on
+// A query that omits its tenant filter still sees only the tenant set on
 // the transaction, because row-level security applies to the app role.
 func TestRowLevelSecurity_ForgottenFilter(t *testing.T) {
 	t.Parallel()

@@ -149,7 +149,7 @@ type Config struct {
 	WebhooksAllowLoopback bool
 }
 
-// AuthMode is how a connection to PostgreSQL or Redis authenticates.
+// AuthMode is the authentication method of a PostgreSQL or Redis connection.
 type AuthMode string
 
 // Authentication modes for DATABASE_AUTH and REDIS_AUTH.

@@ -7,19 +7,10 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"strings"
 
 	"github.com/booga-enterprise/functions/shared/request"
 )
-
-type attrsKey struct{}
-
-// With returns ctx carrying attrs, which every log line written with ctx adds.
-func With(ctx context.Context, attrs ...slog.Attr) context.Context {
-	prev, _ := ctx.Value(attrsKey{}).([]slog.Attr)
-	next := make([]slog.Attr, 0, len(prev)+len(attrs))
-	next = append(append(next, prev...), attrs...)
-	return context.WithValue(ctx, attrsKey{}, next)
-}
 
 type contextHandler struct{ slog.Handler }
 
@@ -29,10 +20,11 @@ func (h contextHandler) Handle(ctx context.Context, r slog.Record) error {
 		r.AddAttrs(slog.String("request_id", requestID))
 	}
 	if tenantID != "" {
-		r.AddAttrs(slog.String("tenant_id", tenantID), slog.String("key_id", principalID))
-	}
-	if attrs, ok := ctx.Value(attrsKey{}).([]slog.Attr); ok {
-		r.AddAttrs(attrs...)
+		idKey := "key_id"
+		if strings.HasPrefix(principalID, "usr_") {
+			idKey = "user_id"
+		}
+		r.AddAttrs(slog.String("tenant_id", tenantID), slog.String(idKey, principalID))
 	}
 	return h.Handler.Handle(ctx, r)
 }

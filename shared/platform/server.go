@@ -94,13 +94,12 @@ func trimTrailingSlash(next http.Handler) http.Handler {
 
 func (s *Server) fallback(fn registry.HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ctx, id := s.begin(w, r)
+		ctx, _ := s.begin(w, r)
 		r = r.WithContext(ctx)
 		if err := fn(w, r); err != nil {
 			w.Header().Set("X-Response-Time", "0")
 			problem.Write(w, r, err)
 		}
-		_ = id
 	})
 }
 

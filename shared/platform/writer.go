@@ -22,8 +22,8 @@ var (
 	headerResponseTime = http.CanonicalHeaderKey("X-Response-Time")
 )
 
-// maxPooledBody is the largest body buffer kept for reuse; a larger one is
-// left to the garbage collector so one big response does not pin memory.
+// maxPooledBody is the largest body buffer kept for reuse. A larger one is
+// left to the garbage collector, so one big response does not pin memory.
 const maxPooledBody = 64 << 10
 
 var bodyPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}

@@ -15,7 +15,7 @@ import (
 // a nil error means the handler wrote its response.
 type HandlerFunc func(w http.ResponseWriter, r *http.Request) error
 
-// Auth is how a route authenticates its caller.
+// Auth is the authentication mode of a route.
 type Auth int
 
 // Authentication modes.

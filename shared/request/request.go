@@ -19,7 +19,7 @@ const (
 	Developer TenantType = "developer"
 )
 
-// PrincipalKind is how the caller authenticated.
+// PrincipalKind is the kind of credential the caller authenticated with.
 type PrincipalKind string
 
 // Principal kinds.

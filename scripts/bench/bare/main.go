@@ -1,5 +1,5 @@
 // Command bare is the baseline for scripts/bench: a plain net/http server
-// that answers every request with the bytes of one file as application/json.
+// that responds to every request with the bytes of one file as application/json.
 package main
 
 import (

@@ -1,5 +1,5 @@
 // Command startup measures how long the handler binary takes from exec to
-// its first 200 answer on /api/health, over several runs.
+// its first 200 response on /api/health, over several runs.
 package main
 
 import (
