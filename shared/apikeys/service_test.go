@@ -3,6 +3,9 @@ package apikeys_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -401,4 +404,49 @@ func TestVerifier_FlushLastUsed(t *testing.T) {
 	require.True(t, readLastUsed().Equal(*first), "nothing is written until the flush")
 	f.verifier.FlushLastUsed(context.Background())
 	require.WithinDuration(t, f.now, *readLastUsed(), time.Millisecond)
+}
+
+// TestVerifier_ConcurrentColdRequestsShareOneLookup shows that a burst of
+// requests with the same uncached key costs one PBKDF2 run: the first lookup
+// is held until every caller is waiting, then released.
+func TestVerifier_ConcurrentColdRequestsShareOneLookup(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	created, _ := f.tenant(t, "Acme")
+	f.verifier.Evict(created.KeyID)
+
+	var lookups atomic.Int64
+	release := make(chan struct{})
+	apikeys.SetLookupHook(f.verifier, func() {
+		lookups.Add(1)
+		<-release
+	})
+	const callers = 20
+	var started, wg sync.WaitGroup
+	errs := make(chan error, callers)
+	for range callers {
+		started.Add(1)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			started.Done()
+			v, err := f.verifier.Verify(context.Background(), created.APIKey, "192.0.2.1")
+			if err == nil && v.Principal.ID != created.KeyID {
+				err = fmt.Errorf("verified as %s, want %s", v.Principal.ID, created.KeyID)
+			}
+			errs <- err
+		}()
+	}
+	started.Wait()
+	require.Eventually(t, func() bool { return lookups.Load() >= 1 }, 5*time.Second, time.Millisecond)
+	// The callers still on their way to the lookup get there long before
+	// this; none of them can finish while the first lookup is held.
+	time.Sleep(200 * time.Millisecond)
+	close(release)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		require.NoError(t, err)
+	}
+	require.Equal(t, int64(1), lookups.Load(), "one lookup for the whole burst")
 }

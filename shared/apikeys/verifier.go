@@ -11,6 +11,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
+	"golang.org/x/sync/singleflight"
 
 	"github.com/booga-enterprise/functions/shared/problem"
 	"github.com/booga-enterprise/functions/shared/request"
@@ -63,6 +64,11 @@ type Verifier struct {
 
 	failMu     sync.Mutex
 	localFails map[string]*localCounter
+
+	// flight merges concurrent lookups of the same presented key.
+	flight singleflight.Group
+	// onLookup, when set by a test, runs at the start of every lookup.
+	onLookup func()
 }
 
 type localCounter struct {
@@ -125,44 +131,82 @@ func (v *Verifier) Verify(ctx context.Context, presented, clientIP string) (Veri
 			Detail: "Too many failed API-key attempts from this address or for this key. Wait before retrying."}
 	}
 
-	stored, err := findByPrefix(ctx, v.pool, prefix, now)
-	if errors.Is(err, ErrNotFound) {
-		v.recordFailure(ctx, prefix, clientIP)
-		return Verified{}, errInvalidKey
-	}
+	res, err := v.lookup(ctx, fp, prefix, secret, now)
 	if err != nil {
-		return Verified{}, problem.Wrap(err, "verify api key")
-	}
-
-	validUntil := now.Add(v.opts.CacheTTL)
-	switch {
-	case stored.Current.Matches(secret):
-	case stored.PreviousUntil != nil && now.Before(*stored.PreviousUntil) && stored.Previous.Matches(secret):
-		if stored.PreviousUntil.Before(validUntil) {
-			validUntil = *stored.PreviousUntil
-		}
-	default:
-		v.recordFailure(ctx, prefix, clientIP)
-		return Verified{}, errInvalidKey
-	}
-	if err := checkUsable(stored.Key, now); err != nil {
 		return Verified{}, err
 	}
+	if !res.matched {
+		v.recordFailure(ctx, prefix, clientIP)
+		return Verified{}, errInvalidKey
+	}
+	if err := checkUsable(res.verified.Key, now); err != nil {
+		return Verified{}, err
+	}
+	v.touch(res.verified.Key.ID, now)
+	return res.verified, nil
+}
 
-	verified := Verified{Key: stored.Key, Principal: &request.Principal{
-		Kind:               request.KindAPIKey,
-		ID:                 stored.ID,
-		TenantID:           stored.TenantID,
-		TenantType:         request.TenantType(stored.TenantType),
-		Scopes:             stored.Scopes,
-		RateLimitPerMinute: valueOr(stored.RateLimitPerMinute, stored.TenantPerMinute),
-		RateLimitPerHour:   valueOr(stored.RateLimitPerHour, stored.TenantPerHour),
-		AllowedIPs:         stored.AllowedIPs,
-		ExpiresAt:          stored.ExpiresAt,
-	}}
-	v.store(fp, verified, validUntil)
-	v.touch(stored.ID, now)
-	return verified, nil
+// lookupResult is the outcome of one database lookup and PBKDF2 comparison.
+type lookupResult struct {
+	verified Verified
+	matched  bool
+}
+
+// lookupTimeout bounds a shared lookup, which no single caller's context
+// may cancel.
+const lookupTimeout = 10 * time.Second
+
+// lookup finds the key by its prefix and compares the secret. Concurrent
+// requests that present the same uncached key share one lookup, so a burst
+// on a cold cache costs one PBKDF2 run rather than one per request. A
+// matching key is cached before the callers return.
+func (v *Verifier) lookup(ctx context.Context, fp [32]byte, prefix, secret string, now time.Time) (lookupResult, error) {
+	ch := v.flight.DoChan(string(fp[:]), func() (any, error) {
+		if v.onLookup != nil {
+			v.onLookup()
+		}
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), lookupTimeout)
+		defer cancel()
+		stored, err := findByPrefix(ctx, v.pool, prefix, now)
+		if errors.Is(err, ErrNotFound) {
+			return lookupResult{}, nil
+		}
+		if err != nil {
+			return nil, problem.Wrap(err, "verify api key")
+		}
+		validUntil := now.Add(v.opts.CacheTTL)
+		switch {
+		case stored.Current.Matches(secret):
+		case stored.PreviousUntil != nil && now.Before(*stored.PreviousUntil) && stored.Previous.Matches(secret):
+			if stored.PreviousUntil.Before(validUntil) {
+				validUntil = *stored.PreviousUntil
+			}
+		default:
+			return lookupResult{}, nil
+		}
+		verified := Verified{Key: stored.Key, Principal: &request.Principal{
+			Kind:               request.KindAPIKey,
+			ID:                 stored.ID,
+			TenantID:           stored.TenantID,
+			TenantType:         request.TenantType(stored.TenantType),
+			Scopes:             stored.Scopes,
+			RateLimitPerMinute: valueOr(stored.RateLimitPerMinute, stored.TenantPerMinute),
+			RateLimitPerHour:   valueOr(stored.RateLimitPerHour, stored.TenantPerHour),
+			AllowedIPs:         stored.AllowedIPs,
+			ExpiresAt:          stored.ExpiresAt,
+		}}
+		v.store(fp, verified, validUntil)
+		return lookupResult{verified: verified, matched: true}, nil
+	})
+	select {
+	case r := <-ch:
+		if r.Err != nil {
+			return lookupResult{}, r.Err
+		}
+		return r.Val.(lookupResult), nil
+	case <-ctx.Done():
+		return lookupResult{}, problem.Wrap(ctx.Err(), "verify api key")
+	}
 }
 
 func valueOr(p *int, fallback int) int {
