@@ -4,131 +4,227 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"sync"
 
 	"github.com/redis/go-redis/v9"
 )
 
-// maxBatch bounds how many script calls one pipeline carries.
+// maxBatch bounds how many checks one pipeline carries.
 const maxBatch = 128
 
-// batchWorkers is how many pipelines may be in flight at once.
-const batchWorkers = 2
+// batchWorkers is how many pipelines may be in flight at once. With one,
+// checks that arrive while a pipeline is in flight wait for it and go out
+// together in the next one, so batches grow with the load.
+const batchWorkers = 1
 
-// scriptCall is one pending run of the allow script.
-type scriptCall struct {
-	ctx  context.Context
-	keys []string
-	args []any
-	done chan scriptResult
+// check is one request's pending rate-limit check.
+type check struct {
+	ctx                            context.Context
+	minuteKey, hourKey, revokedKey string
+	perMinute, perHour             int
+	// minuteTTL and hourTTL are the counters' expiries in milliseconds.
+	minuteTTL, hourTTL int64
+	done               chan checkResult
 }
 
-type scriptResult struct {
-	values []int64
-	err    error
+// checkResult is the script's answer for one request.
+type checkResult struct {
+	// status is 1 when the request is allowed, 0 when a window is at its
+	// limit and -1 when the key is revoked.
+	status       int64
+	minute, hour int64
+	err          error
 }
+
+// groupKey identifies the checks in one batch that share a key, window and
+// limits; one script run counts them all.
+type groupKey struct {
+	minuteKey, hourKey string
+	perMinute, perHour int
+}
+
+// checkPool recycles checks and their result channels. A check goes back to
+// the pool only after its result was received, so no late send can reach a
+// new owner.
+var checkPool = sync.Pool{New: func() any { return &check{done: make(chan checkResult, 1)} }}
 
 // batcher sends the allow script for concurrent requests in shared
 // pipelines: under load, one write and one read system call carry many
-// requests instead of one each, which is where the request path spent most
-// of its CPU. A call that finds the queue empty is sent at once, so a lone
-// request waits for nothing. Each script run is still atomic in Redis, so
-// batching changes no count.
+// requests instead of one each. Requests of the same key that arrive
+// together are counted by one script run with their number, so a busy key
+// costs Redis one script per batch rather than one per request. A lone
+// request waits only for a pipeline already in flight. Every script run is atomic in Redis and admits requests only up
+// to the limits, so batching changes no count.
 type batcher struct {
-	rdb   redis.UniversalClient
-	calls chan *scriptCall
-	once  sync.Once
+	rdb    redis.UniversalClient
+	checks chan *check
+	once   sync.Once
 }
 
 func newBatcher(rdb redis.UniversalClient) *batcher {
-	return &batcher{rdb: rdb, calls: make(chan *scriptCall, 4096)}
+	return &batcher{rdb: rdb, checks: make(chan *check, 4096)}
 }
 
 func (b *batcher) start() {
 	for i := 0; i < batchWorkers; i++ {
-		go b.work()
+		w := &worker{rdb: b.rdb, index: make(map[groupKey]int)}
+		go w.work(b.checks)
 	}
 }
 
-// run queues one script call and waits for its result or for ctx to end.
-func (b *batcher) run(ctx context.Context, keys []string, args ...any) ([]int64, error) {
+// run queues one check and waits for its result or for ctx to end. The
+// caller's c is copied, so it may live on the caller's stack.
+func (b *batcher) run(ctx context.Context, c check) (checkResult, error) {
 	b.once.Do(b.start)
-	call := &scriptCall{ctx: ctx, keys: keys, args: args, done: make(chan scriptResult, 1)}
+	pending := checkPool.Get().(*check)
+	done := pending.done
+	*pending = c
+	pending.ctx = ctx
+	pending.done = done
 	select {
-	case b.calls <- call:
+	case b.checks <- pending:
 	case <-ctx.Done():
-		return nil, ctx.Err()
+		checkPool.Put(pending)
+		return checkResult{}, ctx.Err()
 	}
 	select {
-	case res := <-call.done:
-		return res.values, res.err
+	case res := <-done:
+		pending.ctx = nil
+		checkPool.Put(pending)
+		return res, res.err
 	case <-ctx.Done():
-		return nil, ctx.Err()
+		// The worker still owns pending and will send to its channel, so it
+		// is left to the garbage collector.
+		return checkResult{}, ctx.Err()
 	}
 }
 
-// work takes whatever calls are queued, up to maxBatch, and sends them in
+// worker sends batches; each worker keeps its own scratch space.
+type worker struct {
+	rdb    redis.UniversalClient
+	batch  []*check
+	groups [][]*check
+	index  map[groupKey]int
+}
+
+// work takes whatever checks are queued, up to maxBatch, and sends them in
 // one pipeline. The workers live as long as the process, like the client's
 // connection pool.
-func (b *batcher) work() {
-	batch := make([]*scriptCall, 0, maxBatch)
-	for first := range b.calls {
-		batch = append(batch[:0], first)
+func (w *worker) work(checks chan *check) {
+	w.batch = make([]*check, 0, maxBatch)
+	for first := range checks {
+		w.batch = append(w.batch[:0], first)
+		// Let request goroutines that are ready to run reach the queue
+		// first: under load this fills the batch at the cost of one
+		// scheduler pass, and with nothing else runnable it returns at once.
+		runtime.Gosched()
 	fill:
-		for len(batch) < maxBatch {
+		for len(w.batch) < maxBatch {
 			select {
-			case c := <-b.calls:
-				batch = append(batch, c)
+			case c := <-checks:
+				w.batch = append(w.batch, c)
 			default:
 				break fill
 			}
 		}
-		b.send(batch)
+		w.send()
 	}
 }
 
-func (b *batcher) send(batch []*scriptCall) {
-	live := batch[:0]
-	for _, c := range batch {
+// send groups the batch by key, window and limits, in arrival order, and
+// runs the script once per group.
+func (w *worker) send() {
+	clear(w.index)
+	w.groups = w.groups[:0]
+	var ctx context.Context
+	for _, c := range w.batch {
 		if err := c.ctx.Err(); err != nil {
-			c.done <- scriptResult{err: err}
+			c.done <- checkResult{err: err}
 			continue
 		}
-		live = append(live, c)
+		if ctx == nil {
+			// The checks' own contexts may end while the pipeline runs; the
+			// client's read and write timeouts bound it instead.
+			ctx = context.WithoutCancel(c.ctx)
+		}
+		k := groupKey{minuteKey: c.minuteKey, hourKey: c.hourKey, perMinute: c.perMinute, perHour: c.perHour}
+		i, ok := w.index[k]
+		if !ok {
+			i = len(w.groups)
+			w.index[k] = i
+			if i < cap(w.groups) {
+				w.groups = w.groups[:i+1]
+				w.groups[i] = w.groups[i][:0]
+			} else {
+				w.groups = append(w.groups, make([]*check, 0, 4))
+			}
+		}
+		w.groups[i] = append(w.groups[i], c)
 	}
-	if len(live) == 0 {
+	if ctx == nil {
 		return
 	}
-	// The calls' own contexts may end while the pipeline runs; the client's
-	// read and write timeouts bound it instead.
-	ctx := context.WithoutCancel(live[0].ctx)
-	cmds, err := b.pipeline(ctx, live)
+	cmds, err := w.pipeline(ctx)
 	if err != nil && isNoScript(err) {
 		// The server lost its script cache (restart, SCRIPT FLUSH): load the
 		// script once and send the batch again.
-		if lerr := allowScript.Load(ctx, b.rdb).Err(); lerr == nil {
-			cmds, err = b.pipeline(ctx, live)
+		if lerr := allowScript.Load(ctx, w.rdb).Err(); lerr == nil {
+			cmds, err = w.pipeline(ctx)
 		}
 	}
-	for i, c := range live {
+	for i, g := range w.groups {
 		if cmds == nil {
-			c.done <- scriptResult{err: err}
+			deliver(g, checkResult{err: err})
 			continue
 		}
 		values, cerr := cmds[i].Int64Slice()
-		c.done <- scriptResult{values: values, err: cerr}
+		if cerr == nil && len(values) != 3 {
+			cerr = fmt.Errorf("rate limit script returned %d values, expected 3", len(values))
+		}
+		if cerr != nil {
+			deliver(g, checkResult{err: cerr})
+			continue
+		}
+		share(g, values[0], values[1], values[2])
 	}
 }
 
-func (b *batcher) pipeline(ctx context.Context, calls []*scriptCall) ([]*redis.Cmd, error) {
-	pipe := b.rdb.Pipeline()
-	cmds := make([]*redis.Cmd, len(calls))
-	for i, c := range calls {
-		cmds[i] = allowScript.EvalSha(ctx, pipe, c.keys, c.args...)
+// share hands one script result to the checks of its group: the first
+// admitted ones in arrival order are allowed and see the counts as they were
+// after each of them; the rest are rejected and see the final counts.
+func share(g []*check, admitted, minute, hour int64) {
+	if admitted < 0 {
+		deliver(g, checkResult{status: -1})
+		return
+	}
+	for i, c := range g {
+		n := int64(i)
+		if n < admitted {
+			c.done <- checkResult{status: 1, minute: minute - admitted + n + 1, hour: hour - admitted + n + 1}
+		} else {
+			c.done <- checkResult{status: 0, minute: minute, hour: hour}
+		}
+	}
+}
+
+func deliver(g []*check, res checkResult) {
+	for _, c := range g {
+		c.done <- res
+	}
+}
+
+func (w *worker) pipeline(ctx context.Context) ([]*redis.Cmd, error) {
+	pipe := w.rdb.Pipeline()
+	cmds := make([]*redis.Cmd, len(w.groups))
+	for i, g := range w.groups {
+		c := g[0]
+		cmds[i] = allowScript.EvalSha(ctx, pipe, []string{c.minuteKey, c.hourKey, c.revokedKey},
+			c.perMinute, c.perHour, c.minuteTTL, c.hourTTL, len(g))
 	}
 	_, err := pipe.Exec(ctx)
 	if err != nil && !isNoScript(err) && !isRedisReply(err) {
-		return nil, fmt.Errorf("send rate limit pipeline of %d calls: %w", len(calls), err)
+		return nil, fmt.Errorf("send rate limit pipeline of %d scripts: %w", len(w.groups), err)
 	}
 	return cmds, err
 }

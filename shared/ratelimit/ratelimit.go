@@ -42,9 +42,9 @@ const redisRetryAfter = time.Second
 //go:embed allow.lua
 var allowSource string
 
-// allowScript checks the revocation marker and both windows, and increments
-// both counters only when neither is at its limit. Script.Run sends EVALSHA
-// and falls back to EVAL when the server does not have the script cached.
+// allowScript checks the revocation marker and both windows, and counts as
+// many of the requests it is given as fit under both limits. The batcher
+// sends it with EVALSHA and loads it when the server does not have it cached.
 var allowScript = redis.NewScript(allowSource)
 
 // Options configures a Limiter.
@@ -180,24 +180,22 @@ func (l *Limiter) windowKey(keyID, kind string, start time.Time) string {
 }
 
 func (l *Limiter) allowRedis(ctx context.Context, keyID string, perMinute, perHour int, w windows) (Decision, error) {
-	keys := []string{
-		l.windowKey(keyID, "m", w.minuteStart),
-		l.windowKey(keyID, "h", w.hourStart),
-		l.revokedKey(keyID),
-	}
 	// Each counter expires a second after its window ends. Window keys embed
 	// the window start, so the expiry only frees memory and never resets a
 	// live window early.
-	minuteTTL := w.minuteEnd.Sub(w.now) + time.Second
-	hourTTL := w.hourEnd.Sub(w.now) + time.Second
-	res, err := l.batch.run(ctx, keys, perMinute, perHour, minuteTTL.Milliseconds(), hourTTL.Milliseconds())
+	res, err := l.batch.run(ctx, check{
+		minuteKey:  l.windowKey(keyID, "m", w.minuteStart),
+		hourKey:    l.windowKey(keyID, "h", w.hourStart),
+		revokedKey: l.revokedKey(keyID),
+		perMinute:  perMinute,
+		perHour:    perHour,
+		minuteTTL:  (w.minuteEnd.Sub(w.now) + time.Second).Milliseconds(),
+		hourTTL:    (w.hourEnd.Sub(w.now) + time.Second).Milliseconds(),
+	})
 	if err != nil {
 		return Decision{}, fmt.Errorf("run rate limit script for key %s: %w", keyID, err)
 	}
-	if len(res) != 3 {
-		return Decision{}, fmt.Errorf("run rate limit script for key %s: got %d values, expected 3", keyID, len(res))
-	}
-	return decide(res[0], int(res[1]), int(res[2]), perMinute, perHour, w), nil
+	return decide(res.status, int(res.minute), int(res.hour), perMinute, perHour, w), nil
 }
 
 // decide turns the script's status (1 allowed, 0 over a limit, -1 revoked) and
