@@ -2,7 +2,6 @@ package usage
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -25,6 +24,10 @@ const (
 
 // flushTimeout bounds one flush, Redis and PostgreSQL fallback together.
 const flushTimeout = 10 * time.Second
+
+// maxKeptEncoding is the largest encoding buffer kept between flushes; a
+// larger one, from a backlog, is left to the garbage collector.
+const maxKeptEncoding = 4 << 20
 
 // warnEvery is the minimum time between two warnings of the same kind.
 const warnEvery = 30 * time.Second
@@ -78,6 +81,7 @@ type Recorder struct {
 	streamWarn  warnLimiter
 	unsaved     []Record // batches neither Redis nor PostgreSQL accepted; retried on the next flush
 	bufferLimit int
+	encoded     []byte // the flush loop's encoding buffer, reused between flushes
 }
 
 // NewRecorder starts a recorder whose loop runs until Close. pool receives
@@ -268,21 +272,33 @@ func (r *Recorder) flush(batch []Record) {
 }
 
 func (r *Recorder) appendToStream(ctx context.Context, recs []Record) error {
+	// One buffer holds every entry of the pipeline and is kept for the next
+	// flush, which starts only after this pipeline has been sent. A record
+	// encodes to about 400 bytes.
+	buf := r.encoded[:0]
+	if need := 512 * len(recs); cap(buf) < need {
+		buf = make([]byte, 0, need)
+	}
 	pipe := r.rdb.Pipeline()
 	for start := 0; start < len(recs); start += r.batch {
 		chunk := recs[start:min(start+r.batch, len(recs))]
-		data, err := json.Marshal(chunk)
-		if err != nil {
+		from := len(buf)
+		var err error
+		if buf, err = appendRecordsJSON(buf, chunk); err != nil {
 			return fmt.Errorf("encode %d usage records: %w", len(chunk), err)
 		}
 		pipe.XAdd(ctx, &redis.XAddArgs{
 			Stream: r.stream,
 			MaxLen: r.maxLen,
 			Approx: true,
-			Values: []any{batchField, data},
+			Values: []any{batchField, buf[from:]},
 		})
 	}
-	if _, err := pipe.Exec(ctx); err != nil {
+	_, err := pipe.Exec(ctx)
+	if cap(buf) <= maxKeptEncoding {
+		r.encoded = buf
+	}
+	if err != nil {
 		return fmt.Errorf("append %d usage records to stream %s: %w", len(recs), r.stream, err)
 	}
 	return nil
