@@ -84,7 +84,7 @@ func (a *app) invocationHandler() http.Handler {
 		"file-processing": a.files.ProcessingFunction(), "files-cleanup": a.files.CleanupFunction(),
 		"usage-drain": func(ctx context.Context, _ customhandler.Invocation) (any, error) {
 			res, err := usage.Drain(ctx, a.pool, a.rdb, usage.DrainOptions{Logger: a.logger,
-				Stream: a.redisPrefix + usage.DefaultStream, BatchSize: int64(a.cfg.UsageBatchSize)})
+				Stream: a.redisPrefix + usage.DefaultStream})
 			return res, err
 		},
 	}

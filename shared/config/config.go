@@ -56,7 +56,7 @@ var settings = []Setting{
 	{Name: "API_DOCS_FILE", Default: "api-docs.html", Description: "HTML API reference served at /api/api-management/docs, built by scripts/build (relative to the working directory)."},
 	{Name: "USAGE_FLUSH_INTERVAL", Default: "200ms", Description: "How often buffered usage records are written to the Redis stream."},
 	{Name: "USAGE_BUFFER_SIZE", Default: "10000", Description: "Usage records buffered in memory per instance; records beyond it are dropped and counted."},
-	{Name: "USAGE_BATCH_SIZE", Default: "500", Description: "Usage records written to Redis in one pipelined flush, or read from the stream in one drain step."},
+	{Name: "USAGE_BATCH_SIZE", Default: "500", Description: "Most usage records in one flushed batch, which becomes one entry of the usage Redis stream."},
 	{Name: "USAGE_STREAM_MAX_LEN", Default: "100000", Description: "Approximate maximum number of entries in the usage Redis stream (XADD MAXLEN ~); each entry is one flushed batch of up to USAGE_BATCH_SIZE records. Entries trimmed before a drain reads them are lost, so keep it above the largest expected backlog."},
 
 	// Azure access. Locally all of these stay empty or at their defaults and the

@@ -26,17 +26,28 @@ const DefaultGroup = "usage-drain"
 // before Drain takes it over, on the assumption that that consumer crashed.
 const DefaultClaimIdle = time.Minute
 
-// DefaultMaxEntries bounds the entries one Drain call handles, so a timer
-// invocation ends within its time limit even with a large backlog.
+// DefaultMaxEntries bounds the entries one Drain call handles.
 const DefaultMaxEntries = 50_000
+
+// DefaultMaxRecords bounds the records one Drain call stores, so a timer
+// invocation ends within its time limit even with a large backlog: at the
+// tens of thousands of rows per second PostgreSQL takes, well under a
+// minute. The next invocation goes on where this one stopped.
+const DefaultMaxRecords = 1_000_000
+
+// DefaultReadEntries is how many entries one read takes. An entry holds up
+// to a recorder batch of records (USAGE_BATCH_SIZE, 500 by default), so one
+// read stores at most a few thousand rows.
+const DefaultReadEntries = 10
 
 // DrainOptions configures Drain. Zero fields take the defaults.
 type DrainOptions struct {
 	Stream     string        // DefaultStream when empty
 	Group      string        // DefaultGroup when empty
 	Consumer   string        // this drainer's name; "<hostname>-<pid>" when empty
-	BatchSize  int64         // entries per read; DefaultBatchSize when zero
+	BatchSize  int64         // entries per read; DefaultReadEntries when zero
 	MaxEntries int           // entries per call; DefaultMaxEntries when zero
+	MaxRecords int           // records per call, checked after each read; DefaultMaxRecords when zero
 	ClaimIdle  time.Duration // DefaultClaimIdle when zero
 	Logger     *slog.Logger
 
@@ -56,7 +67,8 @@ type DrainResult struct {
 }
 
 // Drain moves usage entries from the Redis stream into usage_records until
-// the stream has no entry left for this consumer or MaxEntries is reached.
+// the stream has no entry left for this consumer or MaxEntries or
+// MaxRecords is reached.
 // It first re-reads entries this consumer read earlier but did not
 // acknowledge, then takes over entries other consumers left pending for
 // ClaimIdle, then reads new entries. Entries are acknowledged and deleted
@@ -72,7 +84,7 @@ func Drain(ctx context.Context, pool *pgxpool.Pool, rdb redis.UniversalClient, o
 
 	sources := []func(context.Context) ([]redis.XMessage, error){d.readOwnPending, d.claimIdle, d.readNew}
 	for _, next := range sources {
-		for res.Read < d.opts.MaxEntries {
+		for res.Read < d.opts.MaxEntries && res.Inserted+res.Duplicates < d.opts.MaxRecords {
 			msgs, err := next(ctx)
 			if err != nil {
 				return res, err
@@ -110,10 +122,13 @@ func newDrainer(pool *pgxpool.Pool, rdb redis.UniversalClient, opts DrainOptions
 		opts.Consumer = host + "-" + strconv.Itoa(os.Getpid())
 	}
 	if opts.BatchSize <= 0 {
-		opts.BatchSize = DefaultBatchSize
+		opts.BatchSize = DefaultReadEntries
 	}
 	if opts.MaxEntries <= 0 {
 		opts.MaxEntries = DefaultMaxEntries
+	}
+	if opts.MaxRecords <= 0 {
+		opts.MaxRecords = DefaultMaxRecords
 	}
 	if opts.ClaimIdle <= 0 {
 		opts.ClaimIdle = DefaultClaimIdle

@@ -111,7 +111,7 @@ func TestDrain(t *testing.T) {
 		fillStream(t, rdb, stream, 20, "ten_a")
 
 		crash := errors.New("drainer crashed after commit")
-		res, err := Drain(ctx, pool, rdb, DrainOptions{Stream: stream, Consumer: "c1", Logger: discardLogger(),
+		res, err := Drain(ctx, pool, rdb, DrainOptions{Stream: stream, Consumer: "c1", BatchSize: 100, Logger: discardLogger(),
 			afterCommit: func([]string) error { return crash }})
 		require.ErrorIs(t, err, crash)
 		require.Equal(t, 20, res.Inserted)
@@ -137,7 +137,7 @@ func TestDrain(t *testing.T) {
 		rdb, stream := testRedis(t)
 		fillStream(t, rdb, stream, 15, "ten_a")
 
-		_, err := Drain(ctx, pool, rdb, DrainOptions{Stream: stream, Consumer: "crashed", Logger: discardLogger(),
+		_, err := Drain(ctx, pool, rdb, DrainOptions{Stream: stream, Consumer: "crashed", BatchSize: 100, Logger: discardLogger(),
 			afterCommit: func([]string) error { return errors.New("crash") }})
 		require.Error(t, err)
 		fillStream(t, rdb, stream, 5, "ten_b")
@@ -233,6 +233,34 @@ func TestDrain(t *testing.T) {
 		require.Equal(t, 1, res.Inserted)
 		require.Equal(t, 4, res.Acked)
 		require.Equal(t, 1, countRows(t, admin, ""))
+		require.Zero(t, streamLen(t, rdb, stream))
+	})
+
+	t.Run("StopsAtMaxRecords", func(t *testing.T) {
+		t.Parallel()
+		pool, admin := testPool(t)
+		rdb, stream := testRedis(t)
+		for range 5 {
+			batch := make([]Record, 100)
+			for i := range batch {
+				batch[i] = sampleRecord("ten_a", i)
+				batch[i].ID = ids.New(ids.Usage)
+			}
+			data, err := appendRecordsJSON(nil, batch)
+			require.NoError(t, err)
+			require.NoError(t, rdb.XAdd(ctx, &redis.XAddArgs{Stream: stream, Values: []any{batchField, data}}).Err())
+		}
+		// Reads of two entries: 200 records, under the bound; 400, over it.
+		res, err := Drain(ctx, pool, rdb, DrainOptions{Stream: stream, BatchSize: 2, MaxRecords: 250, Logger: discardLogger()})
+		require.NoError(t, err)
+		require.Equal(t, 4, res.Read)
+		require.Equal(t, 400, res.Inserted)
+		require.Equal(t, int64(1), streamLen(t, rdb, stream))
+
+		res, err = Drain(ctx, pool, rdb, DrainOptions{Stream: stream, BatchSize: 2, MaxRecords: 250, Logger: discardLogger()})
+		require.NoError(t, err)
+		require.Equal(t, 100, res.Inserted, "the next call goes on where the last stopped")
+		require.Equal(t, 500, countRows(t, admin, "ten_a"))
 		require.Zero(t, streamLen(t, rdb, stream))
 	})
 
