@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"runtime"
 	"sync"
 
 	"github.com/redis/go-redis/v9"
@@ -115,10 +114,6 @@ func (w *worker) work(checks chan *check) {
 	w.batch = make([]*check, 0, maxBatch)
 	for first := range checks {
 		w.batch = append(w.batch[:0], first)
-		// Let request goroutines that are ready to run reach the queue
-		// first: under load this fills the batch at the cost of one
-		// scheduler pass, and with nothing else runnable it returns at once.
-		runtime.Gosched()
 	fill:
 		for len(w.batch) < maxBatch {
 			select {
