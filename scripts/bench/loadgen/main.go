@@ -49,9 +49,8 @@ type Result struct {
 	P99Millis  float64 `json:"p99_ms"`
 	MaxMillis  float64 `json:"max_ms"`
 	TargetRate int     `json:"target_rate,omitempty"`
-	// Late counts open-loop requests released later than their slot
-	// because every connection was busy; their latency counts from the
-	// release, which includes that wait.
+	// Late counts open-loop requests that found every connection busy;
+	// their latency includes the wait for one.
 	Late int `json:"late,omitempty"`
 }
 
@@ -80,17 +79,26 @@ func main() {
 		addr = net.JoinHostPort(u.Hostname(), "80")
 	}
 
+	// Every connection is open before the clock starts, as wrk does, so the
+	// first requests do not include a TCP handshake.
+	clients := make([]*client, *conns)
+	for i := range clients {
+		clients[i] = &client{addr: addr, req: raw}
+		if err := clients[i].dial(); err != nil {
+			fail(err)
+		}
+	}
+
 	var st stats
 	begin := time.Now()
 	deadline := begin.Add(*duration)
 	var wg sync.WaitGroup
 	mode := "closed-loop"
 	if *rate == 0 {
-		for range *conns {
+		for _, c := range clients {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				c := &client{addr: addr, req: raw}
 				defer c.close()
 				for time.Now().Before(deadline) {
 					start := time.Now()
@@ -103,15 +111,18 @@ func main() {
 	} else {
 		mode = "open-loop"
 		slots := make(chan time.Time, *conns)
-		for range *conns {
+		for _, c := range clients {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				c := &client{addr: addr, req: raw}
 				defer c.close()
-				for released := range slots {
+				for waitingSince := range slots {
+					start := time.Now()
+					if !waitingSince.IsZero() {
+						start = waitingSince
+					}
 					status, err := c.do()
-					st.add(time.Since(released), status, err)
+					st.add(time.Since(start), status, err)
 				}
 			}()
 		}
@@ -124,10 +135,13 @@ func main() {
 }
 
 // release hands out one slot per request at rate per second until deadline.
-// A slot carries its release time, from which the request's latency counts.
 // After a late wake-up it releases every slot that is due, so the average
-// rate holds even when the sleep overshoots. It returns how many slots had
-// to wait for a free connection.
+// rate holds even when the sleep overshoots. A slot that finds every
+// connection busy carries the time it started waiting, and its request's
+// latency counts from then, so queueing for a connection is measured; other
+// requests count from just before they are written, as wrk counts, so the
+// generator's own scheduling is not charged to the server. It returns how
+// many slots had to wait.
 func release(slots chan<- time.Time, begin, deadline time.Time, rate int) int {
 	interval := time.Second / time.Duration(rate)
 	late := 0
@@ -136,7 +150,7 @@ func release(slots chan<- time.Time, begin, deadline time.Time, rate int) int {
 		now := time.Now()
 		for !next.After(now) && next.Before(deadline) {
 			select {
-			case slots <- now:
+			case slots <- time.Time{}:
 			default:
 				late++
 				slots <- time.Now()
@@ -247,15 +261,22 @@ func (c *client) close() {
 	}
 }
 
+func (c *client) dial() error {
+	conn, err := net.Dial("tcp", c.addr)
+	if err != nil {
+		return err
+	}
+	c.conn = conn
+	c.r = bufio.NewReaderSize(conn, 16<<10)
+	return nil
+}
+
 // do sends the request and reads the whole response; it returns the status.
 func (c *client) do() (int, error) {
 	if c.conn == nil {
-		conn, err := net.Dial("tcp", c.addr)
-		if err != nil {
+		if err := c.dial(); err != nil {
 			return 0, err
 		}
-		c.conn = conn
-		c.r = bufio.NewReaderSize(conn, 16<<10)
 	}
 	status, keep, err := c.exchange()
 	if err != nil || !keep {
