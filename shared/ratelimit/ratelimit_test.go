@@ -5,11 +5,13 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -485,20 +487,27 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	return l.w.Write(p)
 }
 
-// BenchmarkLimiter_Allow measures one Allow call against the shared Redis,
-// one script round trip, with the limits high enough that every call is admitted.
+// BenchmarkLimiter_Allow measures Allow calls against the shared Redis with
+// the limits high enough that every call is admitted: with one caller per
+// core, and with 32 callers of one key, as under load, where one script run
+// counts many calls.
 func BenchmarkLimiter_Allow(b *testing.B) {
-	rdb, prefix := sharedRedis(b)
-	l := New(rdb, Options{KeyPrefix: prefix, Logger: discardLogger()})
-	ctx := context.Background()
-	b.ReportAllocs()
-	b.ResetTimer()
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			if _, err := l.Allow(ctx, "key_bench", 1<<30, 1<<30); err != nil {
-				b.Error(err)
-				return
-			}
-		}
-	})
+	for _, callers := range []int{1, 16} {
+		b.Run(fmt.Sprintf("callers=%d", callers*runtime.GOMAXPROCS(0)), func(b *testing.B) {
+			rdb, prefix := sharedRedis(b)
+			l := New(rdb, Options{KeyPrefix: prefix, Logger: discardLogger()})
+			ctx := context.Background()
+			b.ReportAllocs()
+			b.SetParallelism(callers)
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					if _, err := l.Allow(ctx, "key_bench", 1<<30, 1<<30); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		})
+	}
 }
