@@ -450,3 +450,65 @@ func TestVerifier_ConcurrentColdRequestsShareOneLookup(t *testing.T) {
 	}
 	require.Equal(t, int64(1), lookups.Load(), "one lookup for the whole burst")
 }
+
+// TestVerifier_ExpiredEntryRevalidatesWithoutPBKDF2 shows that a cached key
+// whose entry expired is checked against its row again without deriving
+// the secret while the stored hash is unchanged, and that the row's
+// changes still take effect: new metadata, revocation, rotation.
+func TestVerifier_ExpiredEntryRevalidatesWithoutPBKDF2(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	_, admin := f.tenant(t, "Acme")
+	ctx := context.Background()
+	var derived atomic.Int64
+	apikeys.SetDeriveHook(f.verifier, func() { derived.Add(1) })
+	expire := func() { f.now = f.now.Add(2 * time.Minute) } // past the one-minute cache
+
+	var reader apikeys.IssuedKey
+	require.NoError(t, f.inTenant(t, admin.TenantID, func(tx pgx.Tx) error {
+		var err error
+		reader, err = f.keys.Create(ctx, tx, admin, apikeys.CreateRequest{Name: "reader", Scopes: []string{"files:read"}})
+		return err
+	}))
+	_, err := f.verifier.Verify(ctx, reader.APIKey, "")
+	require.NoError(t, err)
+	require.Equal(t, int64(1), derived.Load(), "the first verification derives")
+
+	// Changed without an invalidation, as if the message were lost.
+	require.NoError(t, f.inTenant(t, admin.TenantID, func(tx pgx.Tx) error {
+		_, err := f.keys.Update(ctx, tx, admin, reader.ID, apikeys.UpdateRequest{
+			Scopes: apikeys.Optional[[]string]{Set: true, Value: []string{"files:read", "files:write"}}})
+		return err
+	}))
+	expire()
+	v, err := f.verifier.Verify(ctx, reader.APIKey, "")
+	require.NoError(t, err)
+	require.Equal(t, []string{"files:read", "files:write"}, v.Principal.Scopes, "the row's new scopes apply")
+	require.Equal(t, int64(1), derived.Load(), "an unchanged hash needs no derivation")
+
+	_, err = f.verifier.Verify(ctx, reader.APIKey+"x", "")
+	require.Equal(t, problem.CodeUnauthenticated, problemCode(err), "another string is not the cached key")
+
+	var rotated apikeys.IssuedKey
+	require.NoError(t, f.inTenant(t, admin.TenantID, func(tx pgx.Tx) error {
+		var err error
+		rotated, err = f.keys.Rotate(ctx, tx, admin.TenantID, reader.ID)
+		return err
+	}))
+	expire()
+	derived.Store(0)
+	_, err = f.verifier.Verify(ctx, reader.APIKey, "")
+	require.NoError(t, err, "the old secret stays valid for the grace period")
+	require.Zero(t, derived.Load(), "its hash moved to the previous slot unchanged")
+	_, err = f.verifier.Verify(ctx, rotated.APIKey, "")
+	require.NoError(t, err)
+	require.Equal(t, int64(1), derived.Load(), "the new secret is derived")
+
+	require.NoError(t, f.inTenant(t, admin.TenantID, func(tx pgx.Tx) error {
+		_, err := f.keys.Revoke(ctx, tx, admin.TenantID, reader.ID)
+		return err
+	}))
+	expire()
+	_, err = f.verifier.Verify(ctx, rotated.APIKey, "")
+	require.Equal(t, problem.CodeUnauthenticated, problemCode(err), "a revoked row ends the cached key")
+}

@@ -2,6 +2,7 @@ package apikeys
 
 import (
 	"context"
+	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -33,6 +34,8 @@ type Verified struct {
 type cacheEntry struct {
 	verified   Verified
 	validUntil time.Time
+	// matched is the stored hash the presented key was verified against.
+	matched Hashed
 	// keyJSON is verified.Key encoded once, for the current-key endpoint.
 	keyJSON []byte
 }
@@ -67,8 +70,9 @@ type Verifier struct {
 
 	// flight merges concurrent lookups of the same presented key.
 	flight singleflight.Group
-	// onLookup, when set by a test, runs at the start of every lookup.
-	onLookup func()
+	// onLookup and onDerive, when set by a test, run at the start of every
+	// lookup and before every PBKDF2 derivation.
+	onLookup, onDerive func()
 }
 
 type localCounter struct {
@@ -120,6 +124,13 @@ func (v *Verifier) Verify(ctx context.Context, presented, clientIP string) (Veri
 		v.touch(e.verified.Key.ID, now)
 		return e.verified, nil
 	}
+	// An expired entry is not trusted, but it still tells which stored hash
+	// this exact key matched; the lookup below uses it to skip PBKDF2 when
+	// that hash is unchanged.
+	var matched *Hashed
+	if e != nil {
+		matched = &e.matched
+	}
 
 	prefix, secret, ok := Parse(presented)
 	if !ok {
@@ -131,7 +142,7 @@ func (v *Verifier) Verify(ctx context.Context, presented, clientIP string) (Veri
 			Detail: "Too many failed API-key attempts from this address or for this key. Wait before retrying."}
 	}
 
-	res, err := v.lookup(ctx, fp, prefix, secret, now)
+	res, err := v.lookup(ctx, fp, prefix, secret, matched, now)
 	if err != nil {
 		return Verified{}, err
 	}
@@ -158,9 +169,14 @@ const lookupTimeout = 10 * time.Second
 
 // lookup finds the key by its prefix and compares the secret. Concurrent
 // requests that present the same uncached key share one lookup, so a burst
-// on a cold cache costs one PBKDF2 run rather than one per request. A
-// matching key is cached before the callers return.
-func (v *Verifier) lookup(ctx context.Context, fp [32]byte, prefix, secret string, now time.Time) (lookupResult, error) {
+// on a cold cache costs one PBKDF2 run rather than one per request. When
+// matched is the stored hash this presented key was verified against
+// before, and the row still holds it, the secret still matches and PBKDF2 is
+// skipped: a busy key's cache entry then expires into one database read
+// instead of a stall of every request behind PBKDF2. A rotation changes
+// the stored hash, so a new secret is always derived. A matching key is
+// cached before the callers return.
+func (v *Verifier) lookup(ctx context.Context, fp [32]byte, prefix, secret string, matched *Hashed, now time.Time) (lookupResult, error) {
 	ch := v.flight.DoChan(string(fp[:]), func() (any, error) {
 		if v.onLookup != nil {
 			v.onLookup()
@@ -174,15 +190,30 @@ func (v *Verifier) lookup(ctx context.Context, fp [32]byte, prefix, secret strin
 		if err != nil {
 			return nil, problem.Wrap(err, "verify api key")
 		}
-		validUntil := now.Add(v.opts.CacheTTL)
-		switch {
-		case stored.Current.Matches(secret):
-		case stored.PreviousUntil != nil && now.Before(*stored.PreviousUntil) && stored.Previous.Matches(secret):
-			if stored.PreviousUntil.Before(validUntil) {
-				validUntil = *stored.PreviousUntil
+		prevValid := stored.PreviousUntil != nil && now.Before(*stored.PreviousUntil)
+		derive := func(h Hashed) bool {
+			if v.onDerive != nil {
+				v.onDerive()
 			}
+			return h.Matches(secret)
+		}
+		var hit Hashed
+		previous := false
+		switch {
+		case matched != nil && sameHash(*matched, stored.Current):
+			hit = stored.Current
+		case matched != nil && prevValid && sameHash(*matched, stored.Previous):
+			hit, previous = stored.Previous, true
+		case derive(stored.Current):
+			hit = stored.Current
+		case prevValid && derive(stored.Previous):
+			hit, previous = stored.Previous, true
 		default:
 			return lookupResult{}, nil
+		}
+		validUntil := now.Add(v.opts.CacheTTL)
+		if previous && stored.PreviousUntil.Before(validUntil) {
+			validUntil = *stored.PreviousUntil
 		}
 		verified := Verified{Key: stored.Key, Principal: &request.Principal{
 			Kind:               request.KindAPIKey,
@@ -195,7 +226,7 @@ func (v *Verifier) lookup(ctx context.Context, fp [32]byte, prefix, secret strin
 			AllowedIPs:         stored.AllowedIPs,
 			ExpiresAt:          stored.ExpiresAt,
 		}}
-		v.store(fp, verified, validUntil)
+		v.store(fp, verified, hit, validUntil)
 		return lookupResult{verified: verified, matched: true}, nil
 	})
 	select {
@@ -226,7 +257,14 @@ func checkUsable(k Key, now time.Time) error {
 	return nil
 }
 
-func (v *Verifier) store(fp [32]byte, verified Verified, until time.Time) {
+// sameHash reports whether a and b are the same stored hash: same salt,
+// iterations and derived bytes.
+func sameHash(a, b Hashed) bool {
+	return len(a.Hash) > 0 && a.Iterations == b.Iterations &&
+		subtle.ConstantTimeCompare(a.Salt, b.Salt) == 1 && subtle.ConstantTimeCompare(a.Hash, b.Hash) == 1
+}
+
+func (v *Verifier) store(fp [32]byte, verified Verified, matched Hashed, until time.Time) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	if len(v.cache) >= maxCacheEntries {
@@ -239,7 +277,7 @@ func (v *Verifier) store(fp [32]byte, verified Verified, until time.Time) {
 		}
 	}
 	keyJSON, _ := json.Marshal(verified.Key)
-	v.cache[fp] = &cacheEntry{verified: verified, validUntil: until, keyJSON: keyJSON}
+	v.cache[fp] = &cacheEntry{verified: verified, validUntil: until, matched: matched, keyJSON: keyJSON}
 	set := v.byKey[verified.Key.ID]
 	if set == nil {
 		set = map[[32]byte]struct{}{}
