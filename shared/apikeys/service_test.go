@@ -364,6 +364,29 @@ func BenchmarkVerifier_Cached(b *testing.B) {
 	}
 }
 
+// BenchmarkVerifier_Expired measures a verification whose cache entry has
+// expired while the stored hash is unchanged: a database read, no PBKDF2.
+func BenchmarkVerifier_Expired(b *testing.B) {
+	pool, _ := pgtest.NewPool(b)
+	rdb, prefix := redistest.New(b)
+	keys := &apikeys.Service{Iterations: apikeys.DefaultIterations, RotationGrace: time.Hour,
+		Capabilities: func() []string { return capabilities }}
+	created, err := tenancy.Create(context.Background(), pool, keys,
+		tenancy.CreateRequest{Name: "Bench", Type: request.Corporate, RateLimitPerMinute: 60, RateLimitPerHour: 1000})
+	require.NoError(b, err)
+	now := time.Now()
+	v := apikeys.NewVerifier(pool, rdb, apikeys.VerifierOptions{CacheTTL: time.Second, RedisPrefix: prefix,
+		Now: func() time.Time { return now }})
+	_, err = v.Verify(context.Background(), created.APIKey, "127.0.0.1")
+	require.NoError(b, err)
+	for b.Loop() {
+		now = now.Add(2 * time.Second)
+		if _, err := v.Verify(context.Background(), created.APIKey, "127.0.0.1"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
 // BenchmarkVerifier_Cold measures a verification that misses the cache:
 // the database look-up and PBKDF2 at the default iteration count.
 func BenchmarkVerifier_Cold(b *testing.B) {

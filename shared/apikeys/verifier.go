@@ -124,9 +124,9 @@ func (v *Verifier) Verify(ctx context.Context, presented, clientIP string) (Veri
 		v.touch(e.verified.Key.ID, now)
 		return e.verified, nil
 	}
-	// An expired entry is not trusted, but it still tells which stored hash
-	// this exact key matched; the lookup below uses it to skip PBKDF2 when
-	// that hash is unchanged.
+	// An expired entry is not trusted, but it still records which stored
+	// hash this exact key matched. The lookup below uses it to skip PBKDF2
+	// when that hash is unchanged.
 	var matched *Hashed
 	if e != nil {
 		matched = &e.matched

@@ -27,7 +27,7 @@ type check struct {
 	done               chan checkResult
 }
 
-// checkResult is the script's answer for one request.
+// checkResult is the script's result for one request.
 type checkResult struct {
 	// status is 1 when the request is allowed, 0 when a window is at its
 	// limit and -1 when the key is revoked.
@@ -185,9 +185,9 @@ func (w *worker) send() {
 	}
 }
 
-// share hands one script result to the checks of its group: the first
-// admitted ones in arrival order are allowed and see the counts as they were
-// after each of them; the rest are rejected and see the final counts.
+// share hands one script result to the checks of its group. The first
+// admitted checks, in arrival order, are allowed, and each sees the counts as
+// they were after it. The rest are rejected and see the final counts.
 func share(g []*check, admitted, minute, hour int64) {
 	if admitted < 0 {
 		deliver(g, checkResult{status: -1})

@@ -9,8 +9,8 @@ import (
 )
 
 // TestWorker_OneScriptPerKey sends one batch by hand, so the grouping is
-// certain: checks of one key share a script run and are admitted in arrival
-// order up to the limit; checks of another key or with other limits are
+// certain. Checks of one key share a script run and are admitted in arrival
+// order up to the limit. Checks of another key or with other limits are
 // counted on their own.
 func TestWorker_OneScriptPerKey(t *testing.T) {
 	t.Parallel()
@@ -37,11 +37,11 @@ func TestWorker_OneScriptPerKey(t *testing.T) {
 	b := []*check{mk(ctx, "key_b", 10, 100), mk(ctx, "key_b", 10, 100)}
 	r := []*check{mk(ctx, "key_r", 10, 100), mk(ctx, "key_r", 10, 100)}
 	h := []*check{mk(ctx, "key_h", 10, 10), mk(ctx, "key_h", 10, 10)}
-	gone := mk(canceled, "key_a", 3, 100)
+	canceledCheck := mk(canceled, "key_a", 3, 100)
 
 	w := &worker{rdb: rdb, index: make(map[groupKey]int)}
 	// Interleaved, as concurrent requests arrive.
-	w.batch = []*check{a[0], b[0], a[1], gone, r[0], a[2], h[0], a[3], b[1], r[1], h[1], a[4]}
+	w.batch = []*check{a[0], b[0], a[1], canceledCheck, r[0], a[2], h[0], a[3], b[1], r[1], h[1], a[4]}
 	w.send()
 	require.Len(t, w.groups, 4, "one script per key")
 
@@ -63,7 +63,7 @@ func TestWorker_OneScriptPerKey(t *testing.T) {
 	require.Equal(t, checkResult{-1, 0, 0, nil}, got(r[1]))
 	require.Equal(t, checkResult{1, 1, 10, nil}, got(h[0]), "one request fits under the hour limit")
 	require.Equal(t, checkResult{0, 1, 10, nil}, got(h[1]))
-	require.ErrorIs(t, got(gone).err, context.Canceled)
+	require.ErrorIs(t, got(canceledCheck).err, context.Canceled)
 
 	counts := map[string]string{
 		"rl:key_a:m": "3", "rl:key_a:h": "3",

@@ -10,9 +10,9 @@ import (
 
 // appendRecordsJSON appends recs to buf as the JSON array that
 // json.Marshal(recs) makes, field for field, so Drain reads it with
-// json.Unmarshal. It avoids reflection: the flush loop encodes every
-// request's record, and with encoding/json that was a tenth of the request
-// path's CPU time under load.
+// json.Unmarshal. It avoids reflection, because the flush loop encodes every
+// request's record, and with encoding/json that took about 6% of the
+// handler's CPU time under load.
 func appendRecordsJSON(buf []byte, recs []Record) ([]byte, error) {
 	buf = append(buf, '[')
 	for i := range recs {

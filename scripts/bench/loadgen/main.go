@@ -1,7 +1,7 @@
 // Command loadgen sends HTTP/1.1 GET requests to one URL over keep-alive
 // connections and reports throughput and latency percentiles as JSON. With
-// -rate 0 it runs closed-loop (each connection sends its next request when
-// the last one returns) to find the maximum rate; with -rate N it runs
+// -rate 0 it runs closed-loop to find the maximum rate: each connection
+// sends its next request when the last one returns. With -rate N it runs
 // open-loop, releasing N requests per second on schedule whatever the
 // latency, so queueing shows up in the percentiles.
 //
