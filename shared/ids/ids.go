@@ -33,7 +33,18 @@ func New(prefix string) string {
 	mu.Lock()
 	id := ulid.MustNew(ulid.Timestamp(time.Now()), entropy)
 	mu.Unlock()
-	return prefix + "_" + strings.ToLower(id.String())
+	// Built in one buffer: ids are made twice per API request.
+	buf := make([]byte, len(prefix)+1+ulid.EncodedSize)
+	copy(buf, prefix)
+	buf[len(prefix)] = '_'
+	text := buf[len(prefix)+1:]
+	_ = id.MarshalTextTo(text) // text has exactly ulid.EncodedSize bytes
+	for i, c := range text {
+		if 'A' <= c && c <= 'Z' {
+			text[i] = c + ('a' - 'A')
+		}
+	}
+	return string(buf)
 }
 
 // Valid reports whether s is an id of the given prefix.
