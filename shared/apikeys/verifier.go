@@ -226,7 +226,11 @@ func (v *Verifier) lookup(ctx context.Context, fp [32]byte, prefix, secret strin
 			AllowedIPs:         stored.AllowedIPs,
 			ExpiresAt:          stored.ExpiresAt,
 		}}
-		v.store(fp, verified, hit, validUntil)
+		// A revoked or expired key is not cached, so extending its expiry
+		// takes effect on the next request.
+		if checkUsable(stored.Key, now) == nil {
+			v.store(fp, verified, hit, validUntil)
+		}
 		return lookupResult{verified: verified, matched: true}, nil
 	})
 	select {

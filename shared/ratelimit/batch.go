@@ -53,8 +53,14 @@ var checkPool = sync.Pool{New: func() any { return &check{done: make(chan checkR
 // requests instead of one each. Requests of the same key that arrive
 // together are counted by one script run with their number, so a busy key
 // costs Redis one script per batch rather than one per request. A lone
-// request waits only for a pipeline already in flight. Every script run is atomic in Redis and admits requests only up
-// to the limits, so batching changes no count.
+// request waits only for a pipeline already in flight. Every script run is
+// atomic in Redis and admits requests only up to the limits, so batching
+// changes no count.
+//
+// NOTE: the client retries a pipeline once after a network error
+// (MaxRetries in infra/redis). If Redis ran the scripts before the
+// connection failed, the retry counts those requests twice, which can
+// cause early 429s but never admits more than a limit.
 type batcher struct {
 	rdb    redis.UniversalClient
 	checks chan *check
@@ -84,6 +90,7 @@ func (b *batcher) run(ctx context.Context, c check) (checkResult, error) {
 	select {
 	case b.checks <- pending:
 	case <-ctx.Done():
+		pending.ctx = nil
 		checkPool.Put(pending)
 		return checkResult{}, ctx.Err()
 	}
@@ -160,13 +167,9 @@ func (w *worker) send() {
 	if ctx == nil {
 		return
 	}
-	cmds, err := w.pipeline(ctx)
-	if err != nil && isNoScript(err) {
-		// The server lost its script cache (restart, SCRIPT FLUSH): load the
-		// script once and send the batch again.
-		if lerr := allowScript.Load(ctx, w.rdb).Err(); lerr == nil {
-			cmds, err = w.pipeline(ctx)
-		}
+	cmds, err := w.pipeline(ctx, w.groups)
+	if cmds != nil {
+		w.reloadAndRetry(ctx, cmds)
 	}
 	for i, g := range w.groups {
 		if cmds == nil {
@@ -186,8 +189,8 @@ func (w *worker) send() {
 }
 
 // share hands one script result to the checks of its group. The first
-// admitted checks, in arrival order, are allowed, and each sees the counts as
-// they were after it. The rest are rejected and see the final counts.
+// admitted checks, in arrival order, are allowed, and each gets the counts as
+// they were after it. The rest are rejected and get the final counts.
 func share(g []*check, admitted, minute, hour int64) {
 	if admitted < 0 {
 		deliver(g, checkResult{status: -1})
@@ -209,17 +212,57 @@ func deliver(g []*check, res checkResult) {
 	}
 }
 
-func (w *worker) pipeline(ctx context.Context) ([]*redis.Cmd, error) {
+// reloadAndRetry handles groups whose script run failed with NOSCRIPT
+// because the server lost its script cache (restart, SCRIPT FLUSH). It loads
+// the script and sends those groups again, and only those: the others were
+// counted already. Their commands in cmds are replaced by the new ones.
+func (w *worker) reloadAndRetry(ctx context.Context, cmds []*redis.Cmd) {
+	var again []int
+	for i, cmd := range cmds {
+		if isNoScript(cmd.Err()) {
+			again = append(again, i)
+		}
+	}
+	if len(again) == 0 {
+		return
+	}
+	if err := allowScript.Load(ctx, w.rdb).Err(); err != nil {
+		loadErr := fmt.Errorf("load rate limit script after NOSCRIPT: %w", err)
+		for _, i := range again {
+			cmds[i] = redis.NewCmd(ctx)
+			cmds[i].SetErr(loadErr)
+		}
+		return
+	}
+	groups := make([][]*check, len(again))
+	for j, i := range again {
+		groups[j] = w.groups[i]
+	}
+	retried, err := w.pipeline(ctx, groups)
+	for j, i := range again {
+		if retried == nil {
+			cmds[i] = redis.NewCmd(ctx)
+			cmds[i].SetErr(err)
+			continue
+		}
+		cmds[i] = retried[j]
+	}
+}
+
+// pipeline runs the script once per group in one pipeline. It returns nil
+// commands when the pipeline failed as a whole; otherwise each command
+// carries its own result or error reply.
+func (w *worker) pipeline(ctx context.Context, groups [][]*check) ([]*redis.Cmd, error) {
 	pipe := w.rdb.Pipeline()
-	cmds := make([]*redis.Cmd, len(w.groups))
-	for i, g := range w.groups {
+	cmds := make([]*redis.Cmd, len(groups))
+	for i, g := range groups {
 		c := g[0]
 		cmds[i] = allowScript.EvalSha(ctx, pipe, []string{c.minuteKey, c.hourKey, c.revokedKey},
 			c.perMinute, c.perHour, c.minuteTTL, c.hourTTL, len(g))
 	}
 	_, err := pipe.Exec(ctx)
-	if err != nil && !isNoScript(err) && !isRedisReply(err) {
-		return nil, fmt.Errorf("send rate limit pipeline of %d scripts: %w", len(w.groups), err)
+	if err != nil && !isRedisReply(err) {
+		return nil, fmt.Errorf("send rate limit pipeline of %d scripts: %w", len(groups), err)
 	}
 	return cmds, err
 }

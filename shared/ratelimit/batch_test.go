@@ -82,3 +82,30 @@ func TestWorker_OneScriptPerKey(t *testing.T) {
 	require.NoError(t, err)
 	require.Positive(t, ttl, "a new counter gets its expiry")
 }
+
+// TestWorker_ReloadsFlushedScript shows that a batch sent after the server
+// lost its script cache is counted once, after the script is loaded again.
+func TestWorker_ReloadsFlushedScript(t *testing.T) {
+	t.Parallel()
+	rdb, _ := ownRedis(t)
+	ctx := context.Background()
+	require.NoError(t, rdb.ScriptFlush(ctx).Err())
+
+	mk := func(keyID string) *check {
+		return &check{ctx: ctx, minuteKey: "rl:" + keyID + ":m", hourKey: "rl:" + keyID + ":h", revokedKey: "revoked:" + keyID,
+			perMinute: 10, perHour: 100, minuteTTL: 60_000, hourTTL: 3_600_000, done: make(chan checkResult, 1)}
+	}
+	a1, a2, b1 := mk("key_a"), mk("key_a"), mk("key_b")
+	w := &worker{rdb: rdb, index: make(map[groupKey]int)}
+	w.batch = []*check{a1, b1, a2}
+	w.send()
+
+	require.Equal(t, checkResult{1, 1, 1, nil}, <-a1.done)
+	require.Equal(t, checkResult{1, 2, 2, nil}, <-a2.done)
+	require.Equal(t, checkResult{1, 1, 1, nil}, <-b1.done)
+	for k, want := range map[string]string{"rl:key_a:m": "2", "rl:key_b:m": "1"} {
+		v, err := rdb.Get(ctx, k).Result()
+		require.NoError(t, err, k)
+		require.Equal(t, want, v, "%s is counted once", k)
+	}
+}

@@ -35,9 +35,9 @@ const DefaultMaxEntries = 50_000
 // minute. The next invocation goes on where this one stopped.
 const DefaultMaxRecords = 1_000_000
 
-// DefaultReadEntries is how many entries one read takes. An entry holds up
-// to a recorder batch of records (USAGE_BATCH_SIZE, 500 by default), so one
-// read stores at most a few thousand rows.
+// DefaultReadEntries is how many entries one read takes. An entry contains
+// up to USAGE_BATCH_SIZE records, so at the default of 500 one read stores
+// at most 5,000 rows.
 const DefaultReadEntries = 10
 
 // DrainOptions configures Drain. Zero fields take the defaults.

@@ -49,8 +49,8 @@ type Result struct {
 	P99Millis  float64 `json:"p99_ms"`
 	MaxMillis  float64 `json:"max_ms"`
 	TargetRate int     `json:"target_rate,omitempty"`
-	// Late counts open-loop requests that found every connection busy;
-	// their latency includes the wait for one.
+	// Late counts open-loop requests that found every connection busy.
+	// Their latency counts from their scheduled time.
 	Late int `json:"late,omitempty"`
 }
 
@@ -110,7 +110,8 @@ func main() {
 		wg.Wait()
 	} else {
 		mode = "open-loop"
-		slots := make(chan time.Time, *conns)
+		// Unbuffered: a slot is taken at once only by an idle connection.
+		slots := make(chan time.Time)
 		for _, c := range clients {
 			wg.Add(1)
 			go func() {
@@ -136,10 +137,10 @@ func main() {
 
 // release hands out one slot per request at rate per second until deadline.
 // After a late wake-up it releases every slot that is due, so the average
-// rate holds even when the sleep overshoots. A slot that finds every
-// connection busy carries the time it started waiting, and its request's
-// latency counts from then, so queueing for a connection is measured; other
-// requests count from just before they are written, as wrk counts, so the
+// rate holds even when the sleep overshoots. A slot that no idle connection
+// takes at once carries its scheduled time, and its request's latency
+// counts from then, so queueing for a connection is measured. Other requests
+// count from just before they are written, as wrk counts, so the
 // generator's own scheduling is not charged to the server. It returns how
 // many slots had to wait.
 func release(slots chan<- time.Time, begin, deadline time.Time, rate int) int {
@@ -153,7 +154,7 @@ func release(slots chan<- time.Time, begin, deadline time.Time, rate int) int {
 			case slots <- time.Time{}:
 			default:
 				late++
-				slots <- time.Now()
+				slots <- next
 			}
 			next = next.Add(interval)
 		}
@@ -285,45 +286,36 @@ func (c *client) do() (int, error) {
 	return status, err
 }
 
+// requestTimeout bounds one exchange, so a stuck server ends the run with
+// errors instead of hanging it.
+const requestTimeout = 30 * time.Second
+
 func (c *client) exchange() (status int, keep bool, err error) {
+	if err := c.conn.SetDeadline(time.Now().Add(requestTimeout)); err != nil {
+		return 0, false, err
+	}
 	if _, err := c.conn.Write(c.req); err != nil {
 		return 0, false, err
 	}
-	line, err := c.line()
+	for {
+		if status, err = c.statusLine(); err != nil {
+			return 0, false, err
+		}
+		if status >= 200 {
+			break
+		}
+		// An interim 1xx response: skip its header block.
+		if _, _, _, err := c.headers(); err != nil {
+			return 0, false, err
+		}
+	}
+	length, chunked, keep, err := c.headers()
 	if err != nil {
 		return 0, false, err
 	}
-	// "HTTP/1.1 200 OK"
-	if len(line) < 12 || !strings.HasPrefix(line, "HTTP/1.") || line[8] != ' ' {
-		return 0, false, fmt.Errorf("malformed status line %q", line)
-	}
-	status, err = strconv.Atoi(line[9:12])
-	if err != nil {
-		return 0, false, fmt.Errorf("malformed status line %q", line)
-	}
-	length, chunked, keep := int64(-1), false, true
-	for {
-		line, err := c.line()
-		if err != nil {
-			return 0, false, err
-		}
-		if line == "" {
-			break
-		}
-		name, value, _ := strings.Cut(line, ":")
-		value = strings.TrimSpace(value)
-		switch {
-		case strings.EqualFold(name, "Content-Length"):
-			if length, err = strconv.ParseInt(value, 10, 64); err != nil || length < 0 {
-				return 0, false, fmt.Errorf("malformed Content-Length %q", value)
-			}
-		case strings.EqualFold(name, "Transfer-Encoding"):
-			chunked = strings.EqualFold(value, "chunked")
-		case strings.EqualFold(name, "Connection"):
-			keep = !strings.EqualFold(value, "close")
-		}
-	}
 	switch {
+	case status == 204 || status == 304:
+		// These statuses never have a body, whatever the headers contain.
 	case chunked:
 		err = c.discardChunks()
 	case length >= 0:
@@ -334,6 +326,55 @@ func (c *client) exchange() (status int, keep bool, err error) {
 		keep = false
 	}
 	return status, keep, err
+}
+
+// statusLine reads a line such as "HTTP/1.1 200 OK" and returns the status.
+func (c *client) statusLine() (int, error) {
+	line, err := c.line()
+	if err != nil {
+		return 0, err
+	}
+	if len(line) < 12 || !strings.HasPrefix(line, "HTTP/1.") || line[8] != ' ' {
+		return 0, fmt.Errorf("malformed status line %q", line)
+	}
+	status, err := strconv.Atoi(line[9:12])
+	if err != nil {
+		return 0, fmt.Errorf("malformed status line %q", line)
+	}
+	return status, nil
+}
+
+// headers reads a header block and returns what framing the body needs:
+// its Content-Length (-1 when absent), whether it is chunked, and whether
+// the connection stays open.
+func (c *client) headers() (length int64, chunked, keep bool, err error) {
+	length, keep = -1, true
+	for {
+		line, err := c.line()
+		if err != nil {
+			return 0, false, false, err
+		}
+		if line == "" {
+			return length, chunked, keep, nil
+		}
+		name, value, _ := strings.Cut(line, ":")
+		value = strings.TrimSpace(value)
+		switch {
+		case strings.EqualFold(name, "Content-Length"):
+			if length, err = strconv.ParseInt(value, 10, 64); err != nil || length < 0 {
+				return 0, false, false, fmt.Errorf("malformed Content-Length %q", value)
+			}
+		case strings.EqualFold(name, "Transfer-Encoding"):
+			// chunked is always the last coding when present.
+			chunked = strings.HasSuffix(strings.ToLower(value), "chunked")
+		case strings.EqualFold(name, "Connection"):
+			for _, option := range strings.Split(value, ",") {
+				if strings.EqualFold(strings.TrimSpace(option), "close") {
+					keep = false
+				}
+			}
+		}
+	}
 }
 
 func (c *client) discardChunks() error {
