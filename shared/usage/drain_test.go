@@ -39,20 +39,23 @@ func TestDrain(t *testing.T) {
 		t.Parallel()
 		pool, admin := testPool(t)
 		rdb, stream := testRedis(t)
-		r := NewRecorder(rdb, nil, RecorderOptions{Stream: stream, BatchSize: 25, Logger: discardLogger()})
+		r := NewRecorder(rdb, nil, RecorderOptions{Stream: stream, BatchSize: 25, FlushInterval: time.Hour, Logger: discardLogger()})
 		for i := range 40 {
 			r.Record(sampleRecord("ten_a", i))
 			r.Record(sampleRecord("ten_b", i))
 		}
 		require.NoError(t, r.Close(ctx))
+		// A flush takes whatever is pending when the loop wakes, so how the
+		// 80 records split depends on timing; no entry exceeds 25.
 		entries := streamLen(t, rdb, stream)
-		require.Equal(t, int64(4), entries, "80 records in batches of 25")
+		require.GreaterOrEqual(t, entries, int64(4), "80 records in entries of at most 25")
+		require.Less(t, entries, int64(80), "records share entries")
 
 		res, err := Drain(ctx, pool, rdb, DrainOptions{Stream: stream, Consumer: "c1", Logger: discardLogger()})
 		require.NoError(t, err)
-		require.Equal(t, 4, res.Read)
+		require.Equal(t, int(entries), res.Read)
 		require.Equal(t, 80, res.Inserted)
-		require.Equal(t, 4, res.Acked)
+		require.Equal(t, int(entries), res.Acked)
 		require.Equal(t, 40, countRows(t, admin, "ten_a"))
 		require.Equal(t, 40, countRows(t, admin, "ten_b"))
 		require.Zero(t, streamLen(t, rdb, stream))
