@@ -344,8 +344,10 @@ func TestService_ListPaginates(t *testing.T) {
 	require.Len(t, seen, 5, "four keys plus the admin key, each once")
 }
 
-// BenchmarkVerifier_Cached measures the cost a cached key adds to a request.
-func BenchmarkVerifier_Cached(b *testing.B) {
+// benchVerifier creates a corporate tenant whose admin key has the default
+// iteration count, and a verifier with opts on fresh PostgreSQL and Redis.
+func benchVerifier(b *testing.B, opts apikeys.VerifierOptions) (*apikeys.Verifier, tenancy.Created) {
+	b.Helper()
 	pool, _ := pgtest.NewPool(b)
 	rdb, prefix := redistest.New(b)
 	keys := &apikeys.Service{Iterations: apikeys.DefaultIterations, RotationGrace: time.Hour,
@@ -353,8 +355,14 @@ func BenchmarkVerifier_Cached(b *testing.B) {
 	created, err := tenancy.Create(context.Background(), pool, keys,
 		tenancy.CreateRequest{Name: "Bench", Type: request.Corporate, RateLimitPerMinute: 60, RateLimitPerHour: 1000})
 	require.NoError(b, err)
-	v := apikeys.NewVerifier(pool, rdb, apikeys.VerifierOptions{CacheTTL: time.Hour, RedisPrefix: prefix})
-	_, err = v.Verify(context.Background(), created.APIKey, "127.0.0.1")
+	opts.RedisPrefix = prefix
+	return apikeys.NewVerifier(pool, rdb, opts), created
+}
+
+// BenchmarkVerifier_Cached measures the cost a cached key adds to a request.
+func BenchmarkVerifier_Cached(b *testing.B) {
+	v, created := benchVerifier(b, apikeys.VerifierOptions{CacheTTL: time.Hour})
+	_, err := v.Verify(context.Background(), created.APIKey, "127.0.0.1")
 	require.NoError(b, err)
 	b.ReportAllocs()
 	for b.Loop() {
@@ -367,17 +375,9 @@ func BenchmarkVerifier_Cached(b *testing.B) {
 // BenchmarkVerifier_Expired measures a verification whose cache entry has
 // expired while the stored hash is unchanged: a database read, no PBKDF2.
 func BenchmarkVerifier_Expired(b *testing.B) {
-	pool, _ := pgtest.NewPool(b)
-	rdb, prefix := redistest.New(b)
-	keys := &apikeys.Service{Iterations: apikeys.DefaultIterations, RotationGrace: time.Hour,
-		Capabilities: func() []string { return capabilities }}
-	created, err := tenancy.Create(context.Background(), pool, keys,
-		tenancy.CreateRequest{Name: "Bench", Type: request.Corporate, RateLimitPerMinute: 60, RateLimitPerHour: 1000})
-	require.NoError(b, err)
 	now := time.Now()
-	v := apikeys.NewVerifier(pool, rdb, apikeys.VerifierOptions{CacheTTL: time.Second, RedisPrefix: prefix,
-		Now: func() time.Time { return now }})
-	_, err = v.Verify(context.Background(), created.APIKey, "127.0.0.1")
+	v, created := benchVerifier(b, apikeys.VerifierOptions{CacheTTL: time.Second, Now: func() time.Time { return now }})
+	_, err := v.Verify(context.Background(), created.APIKey, "127.0.0.1")
 	require.NoError(b, err)
 	for b.Loop() {
 		now = now.Add(2 * time.Second)
@@ -390,14 +390,7 @@ func BenchmarkVerifier_Expired(b *testing.B) {
 // BenchmarkVerifier_Cold measures a verification that misses the cache:
 // the database look-up and PBKDF2 at the default iteration count.
 func BenchmarkVerifier_Cold(b *testing.B) {
-	pool, _ := pgtest.NewPool(b)
-	rdb, prefix := redistest.New(b)
-	keys := &apikeys.Service{Iterations: apikeys.DefaultIterations, RotationGrace: time.Hour,
-		Capabilities: func() []string { return capabilities }}
-	created, err := tenancy.Create(context.Background(), pool, keys,
-		tenancy.CreateRequest{Name: "Bench", Type: request.Corporate, RateLimitPerMinute: 60, RateLimitPerHour: 1000})
-	require.NoError(b, err)
-	v := apikeys.NewVerifier(pool, rdb, apikeys.VerifierOptions{CacheTTL: time.Hour, RedisPrefix: prefix})
+	v, created := benchVerifier(b, apikeys.VerifierOptions{CacheTTL: time.Hour})
 	for b.Loop() {
 		v.Evict(created.KeyID)
 		if _, err := v.Verify(context.Background(), created.APIKey, "127.0.0.1"); err != nil {
