@@ -21,7 +21,7 @@ func appendRecordsJSON(buf []byte, recs []Record) ([]byte, error) {
 		}
 		var err error
 		if buf, err = appendRecordJSON(buf, &recs[i]); err != nil {
-			return nil, fmt.Errorf("record %s: %w", recs[i].ID, err)
+			return nil, fmt.Errorf("usage record %s has an invalid occurred_at: %w", recs[i].ID, err)
 		}
 	}
 	return append(buf, ']'), nil
